@@ -1,0 +1,217 @@
+"""MNIST and CIFAR-10: the paper's training sets of n = 500 random images (Sec. 4.1).
+
+Where the images come from, in order:
+
+1. the folder ``data_dir`` given to a function, else the folder named by the
+   environment variable ``CONDENSE_DATA``;
+2. the download folder ``~/.cache/condense_lib/data`` (or ``CONDENSE_DOWNLOAD_DIR``),
+   filled by ``torchvision.datasets`` when downloading is allowed
+   (``CONDENSE_DOWNLOAD`` is not ``0``) and the machine is online.
+
+Layouts read: MNIST IDX files ``MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``
+(torchvision's layout); CIFAR-10 as ``cifar10_subset.npz`` (keys ``x_train``,
+``y_train``, ``x_test``, ``y_test``, HWC uint8) or torchvision's
+``cifar-10-batches-py`` folder.
+
+Sampling is reproducible across machines: ``sample`` draws from the first
+``POOL[dataset, split]`` images of a split, which are the same images in the
+full download and in the offline subset.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+__all__ = ["DATASETS", "POOL", "NORMALIZATION", "data_dirs", "load_images", "sample"]
+
+DATASETS = ("mnist", "cifar10")
+SPLITS = ("train", "test")
+
+# Per-channel mean and std of the training split, the usual constants.
+NORMALIZATION = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+# Sampling pool: the first POOL images of each split. The offline CIFAR-10 subset
+# holds the first 4,000 training and 1,000 test images, so a seed picks the
+# same images here and after a full torchvision download.
+POOL = {
+    ("mnist", "train"): 60000,
+    ("mnist", "test"): 10000,
+    ("cifar10", "train"): 4000,
+    ("cifar10", "test"): 1000,
+}
+
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def _check(dataset: str, split: str) -> str:
+    dataset = str(dataset).lower().replace("-", "")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}: choose 'mnist' or 'cifar10'")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: choose 'train' or 'test'")
+    return dataset
+
+
+def download_dir() -> Path:
+    """Where torchvision downloads go (``CONDENSE_DOWNLOAD_DIR`` or ``~/.cache/condense_lib/data``)."""
+    return Path(os.environ.get("CONDENSE_DOWNLOAD_DIR", Path.home() / ".cache" / "condense_lib" / "data"))
+
+
+def data_dirs(data_dir: Optional[str | os.PathLike] = None) -> list[Path]:
+    """The folders searched for images, in order."""
+    dirs = []
+    if data_dir is not None:
+        dirs.append(Path(data_dir))
+    elif os.environ.get("CONDENSE_DATA"):
+        dirs.append(Path(os.environ["CONDENSE_DATA"]))
+    dirs.append(download_dir())
+    return dirs
+
+
+# ----------------------------------------------------------------------------- readers
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzipped or not): magic 0x0000 08 <ndim>, big-endian dims, uint8 data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an uint8 IDX file (bad magic number); delete it and re-download")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim)]
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated ({data.size} bytes for shape {dims}); delete it and re-download")
+    return data.reshape(dims)
+
+
+def _find(folder: Path, stem: str) -> Optional[Path]:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _mnist_from(root: Path, split: str):
+    for folder in (root / "MNIST" / "raw", root / "mnist" / "raw", root):
+        images, labels = (_find(folder, s) for s in _MNIST_FILES[split])
+        if images and labels:
+            x, y = _read_idx(images), _read_idx(labels)
+            return x[:, None, :, :], y.astype(np.int64)  # (N, 1, 28, 28)
+    return None
+
+
+def _cifar_from(root: Path, split: str):
+    npz = root / "cifar10_subset.npz"
+    if npz.is_file():
+        with np.load(npz, allow_pickle=False) as f:
+            x, y = f[f"x_{split}"], f[f"y_{split}"]
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), y.astype(np.int64)  # HWC -> CHW
+    if (root / "cifar-10-batches-py").is_dir():
+        from torchvision.datasets import CIFAR10  # reads torchvision's own layout
+
+        ds = CIFAR10(str(root), train=(split == "train"), download=False)
+        return np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)), np.asarray(ds.targets, dtype=np.int64)
+    return None
+
+
+def _download(dataset: str, split: str, root: Path) -> None:
+    try:
+        from torchvision import datasets
+    except ImportError as err:  # pragma: no cover - torchvision is optional
+        raise FileNotFoundError("torchvision is needed to download; pip install torchvision") from err
+    cls = datasets.MNIST if dataset == "mnist" else datasets.CIFAR10
+    root.mkdir(parents=True, exist_ok=True)
+    cls(str(root), train=(split == "train"), download=True)
+
+
+def load_images(dataset: str, split: str = "train", data_dir=None, download: Optional[bool] = None):
+    """All images of a split as uint8 ``(N, C, H, W)`` and labels ``(N,)`` int64.
+
+    Raises ``FileNotFoundError`` naming every folder searched and the settings
+    to change when the images are nowhere to be found.
+    """
+    dataset = _check(dataset, split)
+    reader = _mnist_from if dataset == "mnist" else _cifar_from
+    searched = data_dirs(data_dir)
+    for root in searched:
+        found = reader(root, split) if root.is_dir() else None
+        if found is not None:
+            return found
+    if download is None:
+        download = os.environ.get("CONDENSE_DOWNLOAD", "1") != "0"
+    error = None
+    if download:
+        try:
+            _download(dataset, split, download_dir())
+            found = reader(download_dir(), split)
+            if found is not None:
+                return found
+        except Exception as err:  # offline, or the server refused
+            error = err
+    where = ", ".join(str(p) for p in searched)
+    raise FileNotFoundError(
+        f"no {dataset} {split} images found in: {where}. "
+        f"Set CONDENSE_DATA to a folder holding MNIST/raw/*-ubyte[.gz] or cifar10_subset.npz, "
+        f"or allow a download on a machine with internet (CONDENSE_DOWNLOAD=1)."
+        + (f" The download failed: {error}" if error else "")
+    )
+
+
+def sample(
+    dataset: str,
+    n: int = 500,
+    seed: int = 0,
+    split: str = "train",
+    target: str = "label",
+    data_dir=None,
+    dtype: torch.dtype = torch.float32,
+):
+    """``n`` random images of a split, normalized, with their targets (Sec. 4.1).
+
+    Parameters
+    ----------
+    dataset : ``"mnist"`` or ``"cifar10"``.
+    n : number of images, drawn without replacement from the first
+        ``POOL[dataset, split]`` images with ``numpy.random.default_rng(seed)``.
+    target : ``"label"`` -- the class label 0..9 as a float, shape ``(n,)``, the
+        scalar target y of eq. 1 for d = 1 outputs; ``"onehot"`` -- shape ``(n, 10)``;
+        ``"class"`` -- int64 class indices ``(n,)`` for cross-entropy.
+
+    Returns
+    -------
+    x : tensor ``(n, C, H, W)``, ``(pixel / 255 - mean) / std`` per channel.
+    y : tensor of targets as above.
+    """
+    if target not in ("label", "onehot", "class"):
+        raise ValueError(f"unknown target {target!r}: choose 'label', 'onehot' or 'class'")
+    images, labels = load_images(dataset, split, data_dir)
+    dataset = _check(dataset, split)
+    pool = min(POOL[dataset, split], len(images))
+    if not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
+        raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
+    index = np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False))
+    mean, std = (np.asarray(v, dtype=np.float64)[None, :, None, None] for v in NORMALIZATION[dataset])
+    x = (images[index] / 255.0 - mean) / std
+    x = torch.as_tensor(x, dtype=dtype)
+    if not torch.isfinite(x).all():
+        raise ValueError(f"the {dataset} images contain NaN or inf: the data files are corrupt; re-download them")
+    label = torch.as_tensor(labels[index])
+    if target == "class":
+        y = label
+    elif target == "onehot":
+        y = torch.nn.functional.one_hot(label, 10).to(dtype)
+    else:
+        y = label.to(dtype)
+    return x, y
