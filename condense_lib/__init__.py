@@ -16,11 +16,76 @@ from .condensation import (
     kernel_vectors,
     leading_direction,
 )
-from .data import NORMALIZATION, POOL, data_dirs, load_images, sample
-from .experiments import FIGURES, SCALES, Config, default_scale, get_config, run
+from .data import NORMALIZATION, NORMALIZATIONS, POOL, data_dirs, image_pool, load_images, normalize, sample
+from .dynamics import (
+    E_max,
+    T_eff,
+    T_eff_lower_bound,
+    Theorem1Scan,
+    TheoryRun,
+    alignment,
+    angle_to,
+    closed_form,
+    eq59_threshold,
+    first_time,
+    frozen_part,
+    gamma_exponent,
+    gd_step,
+    linear_field,
+    neuron_energy,
+    phi,
+    prop2_bound,
+    prop2_constants,
+    reference_solution,
+    relative_change,
+    relative_distance,
+    sup_until,
+    t_0,
+    theorem1_scan,
+    theta_bar,
+    velocity,
+)
+from .experiments import (
+    FIGURES,
+    SCALES,
+    Config,
+    Figure,
+    default_scale,
+    figure_names,
+    get_config,
+    get_figure,
+    run,
+    shown_epochs,
+)
 from .models import CNN, sigma_1
-from .plotting import accuracy_curve, amplitude_cosine, heatmap, loss_curve
-from .theory import build_Z
+from .plotting import (
+    accuracy_curve,
+    amplitude_cosine,
+    heatmap,
+    heatmap_animation,
+    heatmaps,
+    live_frontend,
+    loss_curve,
+    scrubber,
+)
+from .plotting import eigenvalue_bars, image, kernel_images, markdown_table, order_plot
+from .theory import (
+    LinearizationCheck,
+    Spectrum,
+    V1Trials,
+    build_A,
+    build_Z,
+    constant_share,
+    derivatives_at_zero,
+    label_weighted_mean,
+    linearization_check,
+    spectrum,
+    theta_per_kernel,
+    v1_cosine_trials,
+    v1_parts,
+    vector_fields,
+)
 from .train import TrainResult, accuracy, loss_fn, train
+from .trajectory import CosineFrames, Measures, conv_layers, cosine_frames, measure
 
 __version__ = "0.1.0"

@@ -27,7 +27,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["DATASETS", "POOL", "NORMALIZATION", "data_dirs", "load_images", "sample"]
+__all__ = ["DATASETS", "POOL", "NORMALIZATION", "NORMALIZATIONS", "data_dirs", "load_images", "normalize", "image_pool", "sample"]
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
@@ -36,6 +36,14 @@ SPLITS = ("train", "test")
 NORMALIZATION = {
     "mnist": ((0.1307,), (0.3081,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+# Ways to turn uint8 pixels into inputs. The paper does not say which it used; the
+# theory chapter shows which one reproduces its numbers.
+NORMALIZATIONS = {
+    "standard": "(pixel / 255 - mean) / std per channel, the constants of NORMALIZATION",
+    "unit": "pixel / 255, in [0, 1]",
+    "symmetric": "(pixel / 255 - 0.5) / 0.5, in [-1, 1]",
 }
 
 # Sampling pool: the first POOL images of each split. The offline CIFAR-10 subset
@@ -169,6 +177,31 @@ def load_images(dataset: str, split: str = "train", data_dir=None, download: Opt
     )
 
 
+def normalize(images: np.ndarray, dataset: str, normalization: str = "standard") -> np.ndarray:
+    """uint8 images (N, C, H, W) -> float64 inputs by one of ``NORMALIZATIONS``."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {normalization!r}: choose one of {sorted(NORMALIZATIONS)}")
+    x = images / 255.0
+    if normalization == "standard":
+        mean, std = (np.asarray(v, dtype=np.float64)[None, :, None, None] for v in NORMALIZATION[dataset])
+        return (x - mean) / std
+    if normalization == "symmetric":
+        return (x - 0.5) / 0.5
+    return x
+
+
+def image_pool(dataset: str, split: str = "train", normalization: str = "standard", data_dir=None):
+    """The whole sampling pool of a split (its first ``POOL[dataset, split]`` images), normalized.
+
+    Returns ``x`` float64 (N, C, H, W) and the class labels as float64 (N,); with
+    ``"standard"`` these are the images ``sample`` draws from.
+    """
+    images, labels = load_images(dataset, split, data_dir)
+    dataset = _check(dataset, split)
+    N = min(POOL[dataset, split], len(images))
+    return normalize(images[:N], dataset, normalization), labels[:N].astype(np.float64)
+
+
 def sample(
     dataset: str,
     n: int = 500,
@@ -177,6 +210,7 @@ def sample(
     target: str = "label",
     data_dir=None,
     dtype: torch.dtype = torch.float32,
+    normalization: str = "standard",
 ):
     """``n`` random images of a split, normalized, with their targets (Sec. 4.1).
 
@@ -191,7 +225,8 @@ def sample(
 
     Returns
     -------
-    x : tensor ``(n, C, H, W)``, ``(pixel / 255 - mean) / std`` per channel.
+    x : tensor ``(n, C, H, W)``, normalized by ``normalization`` (default
+        ``(pixel / 255 - mean) / std`` per channel; see ``NORMALIZATIONS``).
     y : tensor of targets as above.
     """
     if target not in ("label", "onehot", "class"):
@@ -202,9 +237,7 @@ def sample(
     if not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
         raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
     index = np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False))
-    mean, std = (np.asarray(v, dtype=np.float64)[None, :, None, None] for v in NORMALIZATION[dataset])
-    x = (images[index] / 255.0 - mean) / std
-    x = torch.as_tensor(x, dtype=dtype)
+    x = torch.as_tensor(normalize(images[index], dataset, normalization), dtype=dtype)
     if not torch.isfinite(x).all():
         raise ValueError(f"the {dataset} images contain NaN or inf: the data files are corrupt; re-download them")
     label = torch.as_tensor(labels[index])

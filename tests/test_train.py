@@ -97,3 +97,20 @@ def test_bad_input_is_explained():
     bad[0, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         train(model, bad, y)
+
+
+def test_fewer_larger_steps_reach_the_same_gradient_flow_time(data_dir, tmp_cache, monkeypatch):
+    # The "fast" scale takes 10x fewer, 10x larger GD steps to the same t = lr * epochs (eq. 20).
+    # On a small version of the Fig. 12 setting, with the book's two step sizes, both
+    # schedules give the same kernels at t = 0.006 (a third of the figure's time, to stay quick).
+    from condense_lib import Config, aligned_fraction, run
+
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    small = Config(split="test", n=50, channels=(8,), lr=5e-6, epochs=1200)
+    fine = run(small, progress=False)
+    coarse = run(small.replace(lr=5e-5, epochs=120), progress=False)
+    Wf, Wc = fine.kernels(1200), coarse.kernels(120)
+    direction = np.sum(Wf * Wc, axis=1) / np.linalg.norm(Wf, axis=1) / np.linalg.norm(Wc, axis=1)
+    assert direction.min() > 0.999  # each kernel points the same way after both schedules
+    np.testing.assert_allclose(np.linalg.norm(Wc, axis=1), np.linalg.norm(Wf, axis=1), rtol=0.02)
+    assert aligned_fraction(Wf) == aligned_fraction(Wc)

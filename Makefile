@@ -1,0 +1,52 @@
+# condense-book: `make book` builds the executable book, `make test` checks it.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+INSTALLED := $(VENV)/.installed
+HTML := _build/html
+
+# The offline datasets (see README.md); `make CONDENSE_DATA=/some/folder` overrides.
+CONDENSE_DATA ?= $(wildcard $(abspath $(CURDIR)/../shared/data))
+ifneq ($(CONDENSE_DATA),)
+export CONDENSE_DATA
+endif
+# Results of the training the book does: the build fills it, the tests reuse it.
+export CONDENSE_CACHE := $(CURDIR)/_build/results
+# Agg for the tests. Not for the book build: ipykernel picks its inline backend
+# only when MPLBACKEND is unset, and with Agg the book would have no figures.
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+export PATH := $(BIN):$(PATH)
+export TIMEFORMAT := [took %0Rs]
+
+.PHONY: book test venv assets strip clean
+
+book: $(INSTALLED) assets
+	@echo "== building the book (executes every notebook)"
+	time env -u MPLBACKEND jupyter-book build . --all -W -n --keep-going
+	@echo "== open file://$(CURDIR)/$(HTML)/index.html"
+
+test: book
+	@echo "== unit tests, notebooks (nbval) and the built pages in a browser"
+	time python -m pytest tests book/*.ipynb --nbval-lax --nbval-cell-timeout=600
+
+venv: $(INSTALLED)
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@echo "== installing into $(VENV)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	time $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -e . --no-deps
+	touch $@
+
+assets:
+	time bash tools/fetch_assets.sh
+
+strip: $(INSTALLED)
+	nbstripout book/*.ipynb
+
+clean:
+	rm -rf _build
