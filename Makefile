@@ -22,7 +22,7 @@ export PYTHONHASHSEED := 0
 export PATH := $(BIN):$(PATH)
 export TIMEFORMAT := [took %0Rs]
 
-.PHONY: book test venv assets strip clean
+.PHONY: book test bench venv assets strip clean
 
 book: $(INSTALLED) assets
 	@echo "== building the book (executes every notebook)"
@@ -32,6 +32,11 @@ book: $(INSTALLED) assets
 test: book
 	@echo "== unit tests, notebooks (nbval) and the built pages in a browser"
 	time python -m pytest tests book/*.ipynb --nbval-lax --nbval-cell-timeout=600
+
+# The trainer against a plain PyTorch loop, and the book's execution time; writes
+# benchmarks/results.md, which the book's appendix shows. Not part of `make test`.
+bench: $(INSTALLED)
+	time python benchmarks/bench.py --book
 
 venv: $(INSTALLED)
 

@@ -87,5 +87,6 @@ from .theory import (
 )
 from .train import TrainResult, accuracy, loss_fn, train
 from .trajectory import CosineFrames, Measures, conv_layers, cosine_frames, measure
+from .two_layer import patches
 
 __version__ = "0.1.0"

@@ -32,7 +32,7 @@ from .cache import load_or_compute
 from .data import sample
 from .experiments import RESULTS_VERSION
 from .models import CNN
-from .theory import build_Z
+from .theory import build_Z, spectrum
 from .train import TrainResult, train
 
 __all__ = [
@@ -110,11 +110,9 @@ def _check_pair(Z: np.ndarray, theta_W, theta_a, lead: str = "M"):
 
 
 def _svd(Z: np.ndarray):
-    """Reduced SVD Z = U Lambda V^T (eq. 36) and the rank r (numpy's matrix_rank rule)."""
-    U, s, Vt = np.linalg.svd(Z, full_matrices=False)
-    tol = (s[0] if s.size else 0.0) * max(Z.shape) * np.finfo(np.float64).eps
-    r = int((s > tol).sum())
-    return U[:, :r], s[:r], Vt[:r].T  # (P, r), (r,), (D, r)
+    """The nonzero part of the SVD of Z (eq. 36, from ``theory.spectrum``): U (P, r), lambda (r,), V (D, r)."""
+    s = spectrum(Z)
+    return s.U[:, :s.rank], s.singular_values[:s.rank], s.V[:, :s.rank]
 
 
 # ----------------------------------------------------------------------------- Prop. 1

@@ -246,14 +246,14 @@ def heatmap_animation(frames, dpi=60, interval=700, panel=2.2, label=None):
         ax.set_yticks([])
         ax.set_xlabel("")
         ax.set_ylabel("")
-        ax.title.set_fontsize(9)
+        ax.title.set_fontsize(10)
     bar = fig.colorbar(axes[0].images[0], ax=list(axes), fraction=0.046 / n, pad=0.02, ticks=[-1, 0, 1])
     bar.ax.tick_params(labelsize=8)
 
     def draw(s):
         for j, ax in enumerate(axes):
             ax.images[0].set_data(frames.cos[j][s])
-            ax.set_title(_layer_title(frames, j, frames.epochs[s], label), fontsize=9)
+            ax.set_title(_layer_title(frames, j, frames.epochs[s], label), fontsize=10)
         return [ax.images[0] for ax in axes]
 
     animation = FuncAnimation(fig, draw, frames=len(frames.epochs), interval=interval, blit=False)

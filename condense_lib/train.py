@@ -12,7 +12,10 @@ Losses (``loss``):
 
 The loop keeps the full batch on the device and records the loss and the
 accuracy of every epoch into preallocated device tensors: nothing is copied to
-the host inside the loop except the parameter snapshots that were asked for.
+the host inside the loop (snapshots are copied on the device). The gradient of a
+two-layer CNN with a linear readout comes in closed form (eq. 23, see
+``condense_lib.two_layer``), for several models at once; other models use autograd.
+``benchmarks/bench.py`` measures this against a plain PyTorch loop.
 Used in every chapter that trains.
 """
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Iterable, Optional
 
 import numpy as np
 import torch
+
+from .two_layer import TwoLayerStack, covers
 
 __all__ = ["LOSSES", "OPTIMIZERS", "TrainResult", "loss_fn", "accuracy", "train"]
 
@@ -95,7 +100,7 @@ class TrainResult:
 
 
 def train(
-    model: torch.nn.Module,
+    model,
     x: torch.Tensor,
     y: torch.Tensor,
     optimizer: str = "gd",
@@ -105,12 +110,23 @@ def train(
     snapshot_epochs: Optional[Iterable[int]] = None,
     device: str | torch.device = "cpu",
     progress: Optional[bool] = None,
-) -> TrainResult:
+):
     """Train ``model`` on the full batch ``(x, y)`` for ``epochs`` steps.
 
+    ``model``: a ``torch.nn.Module``, or a list of S ``CNN`` s of one architecture
+    (S seeds, say), trained together; then ``x`` is either shared, (n, C, H, W), or one
+    sample per model, (S, n, C, H, W) with ``y`` (S, n, ...), and a list of S results
+    comes back. The parameters of the model(s) end trained.
     ``snapshot_epochs``: epochs e in 0..epochs at which the parameters are
-    recorded (after e steps; 0 is the initialization). Default: 0 and ``epochs``.
+    recorded (after e steps; 0 is the initialization). Default: 0 and ``epochs``;
+    an empty list records none. The loss and the accuracy are recorded at every epoch.
     ``progress``: show a progress bar; by default unless ``CONDENSE_PROGRESS=0``.
+
+    How: two-layer ``CNN`` s with a linear readout (Figs. 6, 10, 12, 13 and the theory
+    chapters) take the gradient of eq. 23 in closed form, all S at once
+    (``condense_lib.two_layer``); other models take autograd, their convolutions in the
+    channels-last layout. Adam is PyTorch's fused Adam. Both give the gradient of
+    plain autograd to float rounding (``tests/test_fast_paths.py``).
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}: choose one of {OPTIMIZERS}")
@@ -118,47 +134,130 @@ def train(
         raise ValueError(f"unknown loss {loss!r}: choose one of {LOSSES}")
     if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} samples but y has {y.shape[0]}: pass matching inputs and targets")
+    many = not isinstance(model, torch.nn.Module)
+    models = list(model) if many else [model]
+    if not models or not all(isinstance(mod, torch.nn.Module) for mod in models):
+        raise ValueError("model must be a torch.nn.Module or a non-empty list of them")
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    stacked = many and x.dim() == 5
+    if stacked and not (x.shape[0] == y.shape[0] == len(models)):
+        raise ValueError(f"x (S, n, C, H, W) and y (S, n, ...) need S = {len(models)} models, got {x.shape[0]} and {y.shape[0]}")
+    nx, ny = (x.shape[1], y.shape[1]) if stacked else (x.shape[0], y.shape[0])
+    if nx != ny:
+        raise ValueError(f"x has {nx} samples but y has {ny}: pass matching inputs and targets")
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or inf: clean the inputs before training")
+    dtype = next((p.dtype for p in models[0].parameters()), x.dtype)
+    if x.is_floating_point() and x.dtype != dtype:
+        raise ValueError(f"x is {x.dtype} but the model's parameters are {dtype}: convert one of them (x.to({dtype}))")
     snapshot_epochs = sorted({0, epochs} if snapshot_epochs is None else {int(e) for e in snapshot_epochs})
     if snapshot_epochs and not 0 <= snapshot_epochs[0] <= snapshot_epochs[-1] <= epochs:
         raise ValueError(f"snapshot epochs must lie in 0..{epochs}, got {snapshot_epochs}")
 
     device = torch.device(device)
-    model = model.to(device)
+    models = [mod.to(device) for mod in models]
     x, y = x.to(device), y.to(device)
-    params = [p for p in model.parameters()]
-    opt = torch.optim.SGD(params, lr=lr) if optimizer == "gd" else torch.optim.Adam(params, lr=lr)
-    losses = torch.empty(epochs + 1, device=device)
-    accs = torch.empty(epochs + 1, device=device)
-    wanted, snaps = set(snapshot_epochs), []
+    if covers(models, loss):
+        net = TwoLayerStack(models, x, y, loss)
+    else:
+        net = _Autograd(models, x, y, loss, stacked)
+    Y = y if stacked else y[None]  # (S or 1, n, ...)
+    opt = _optimizer(optimizer, net.params(), lr)
+    S = len(models)
+    losses = torch.empty(S, epochs + 1, device=device)
+    accs = torch.empty(S, epochs + 1, device=device)
+    slot = {e: k for k, e in enumerate(snapshot_epochs)}
+    snaps = [{} for _ in range(S)]  # name -> (len(snapshot_epochs), *shape), filled slot by slot
     bar = _progress(epochs, progress)
     for e in range(epochs + 1):
-        if e in wanted:
-            snaps.append([p.detach().clone() for p in params])
+        if e in slot:
+            _record(snaps, net, slot[e], len(slot))
+        out = net.step(grad=e < epochs)  # (S, n) or (S, n, d); gradients in .grad
+        losses[:, e], accs[:, e] = _measure(out, Y, loss)
         if e == epochs:
-            with torch.no_grad():
-                out = model(x)
-                losses[e], accs[e] = loss_fn(out, y, loss), accuracy(out, y)
             break
-        out = model(x)
-        value = loss_fn(out, y, loss)
-        losses[e], accs[e] = value.detach(), accuracy(out.detach(), y)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
         opt.step()
         if bar is not None:
             bar.update(1)
+    net.write_back(models)
     if bar is not None:
-        bar.set_postfix(loss=f"{losses[-1].item():.4g}")
+        bar.set_postfix(loss=f"{losses[0, -1].item():.4g}")
         bar.close()
-    names = [name for name, _ in model.named_parameters()]
-    snapshots = {
-        name: torch.stack([s[k] for s in snaps]).cpu().numpy() for k, name in enumerate(names)
-    }
-    return TrainResult(losses.cpu().numpy(), accs.cpu().numpy(), np.asarray(snapshot_epochs), snapshots)
+    losses, accs = losses.cpu().numpy(), accs.cpu().numpy()
+    results = []
+    for s, mod in enumerate(models):
+        snapshots = {name: snaps[s][name].cpu().numpy() for name, _ in mod.named_parameters() if name in snaps[s]}
+        results.append(TrainResult(losses[s], accs[s], np.asarray(snapshot_epochs), snapshots))
+    return results if many else results[0]
+
+
+@torch.no_grad()
+def _record(snaps: list, net, k: int, total: int) -> None:
+    """Copy every model's parameters into slot k of its snapshot tensors (allocated at the first call)."""
+    for s, store in enumerate(snaps):
+        for name, value in net.parameters_of(s).items():
+            if name not in store:
+                store[name] = torch.empty((total, *value.shape), dtype=value.dtype, device=value.device)
+            store[name][k].copy_(value)
+
+
+def _optimizer(name: str, params: list, lr: float) -> torch.optim.Optimizer:
+    if name == "gd":
+        return torch.optim.SGD(params, lr=lr)
+    # fused: one kernel per tensor for the whole update (the default loops over its formula's steps)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
+def _measure(out: torch.Tensor, Y: torch.Tensor, loss: str):
+    """R_S (eq. 1) and the accuracy of each of the S models: two (S,) tensors (no host sync)."""
+    if out.shape[0] == 1:
+        return loss_fn(out[0], Y[0], loss), accuracy(out[0], Y[0])
+    per_model = lambda o, t: (loss_fn(o, t, loss), accuracy(o, t))
+    shared = Y.shape[0] == 1
+    return torch.vmap(per_model, in_dims=(0, None if shared else 0))(out, Y[0] if shared else Y)
+
+
+class _Autograd:
+    """Models the closed form does not cover: plain autograd, model after model.
+
+    ``CNN`` s run their convolutions in the channels-last layout (oneDNN's fast one on a
+    CPU); ``write_back`` puts the parameters back in the default layout."""
+
+    def __init__(self, models, x, y, loss, stacked):
+        from .models import CNN
+
+        self.models, self.loss = models, loss
+        self.cnn = x.dim() in (4, 5) and all(isinstance(mod, CNN) for mod in models)
+        fmt = torch.channels_last if self.cnn else torch.contiguous_format
+        xs = list(x) if stacked else [x] * len(models)
+        self.xs = [xi.contiguous(memory_format=fmt) if xi.dim() == 4 else xi for xi in xs]
+        self.ys = list(y) if stacked else [y] * len(models)
+        for mod in models:
+            mod.to(memory_format=fmt)
+
+    def params(self) -> list:
+        return [p for mod in self.models for p in mod.parameters()]
+
+    def parameters_of(self, s: int) -> dict:
+        return dict(self.models[s].named_parameters())
+
+    def step(self, grad: bool = True) -> torch.Tensor:
+        outs = []
+        for mod, x, y in zip(self.models, self.xs, self.ys):
+            for p in mod.parameters():
+                p.grad = None
+            with torch.set_grad_enabled(grad):
+                out = mod(x)
+                if grad:
+                    loss_fn(out, y, self.loss).backward()
+            outs.append(out.detach())
+        return torch.stack(outs)
+
+    def write_back(self, models) -> None:
+        if self.cnn:
+            for mod in models:
+                mod.to(memory_format=torch.contiguous_format)
 
 
 def _progress(total: int, enabled: Optional[bool]):

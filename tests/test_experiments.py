@@ -148,6 +148,37 @@ def test_the_fc_hidden_layer_is_not_recorded(tmp_cache, data_dir, monkeypatch):
     assert np.array_equal(result.epochs, [0, 2, 4])
 
 
+def test_no_progress_bar_in_a_headless_run(tmp_cache, data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    monkeypatch.delenv("CONDENSE_PROGRESS", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    cl.run(TINY, use_cache=False)  # stderr is captured, not a terminal: no bar, no timings
+    assert "training" not in capsys.readouterr().err
+    monkeypatch.setenv("CONDENSE_PROGRESS", "1")
+    cl.run(TINY, use_cache=False)
+    assert "training" in capsys.readouterr().err
+
+
+def test_tf32_is_off_during_a_cuda_run_and_restored_after():
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        with experiments._full_float32("cuda"):
+            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        with experiments._full_float32("cpu"):
+            assert torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_describe_says_what_differs_at_the_fast_scale():
+    fast, paper = cl.get_figure("fig6").describe("fast"), cl.get_figure("fig6").describe("paper")
+    assert "lr = 0.00015 for 150 epochs" in fast and "differs from the paper" in fast
+    assert "lr = 5e-06 for 4500 epochs" in paper and "differs" not in paper
+    assert all(len(line) <= 100 for line in fast.splitlines())
+
+
 # ----------------------------------------------------------------------------- command line
 
 def test_cli_list_and_unknown_names(tmp_cache, capsys):
