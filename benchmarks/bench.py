@@ -327,6 +327,7 @@ def bench_book():
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 rows.append((path.name, wall, cpu))
+                checkpoint()
                 print(f"  {path.name:40s} {wall:7.1f} s wall {cpu:7.1f} s CPU", flush=True)
         finally:
             os.environ.clear()
@@ -345,13 +346,19 @@ def machine() -> list[str]:
                 break
     except OSError:
         pass
-    load = os.getloadavg()
     return [f"- CPU: {model}, {os.cpu_count()} cores; torch {torch.__version__}, "
             f"`torch.get_num_threads()` = {torch.get_num_threads()}; Python {platform.python_version()}",
-            f"- load average when the run started: {load[0]:.2f} (1 min), {load[1]:.2f} (5 min)"]
+            "- load: see below"]
 
 
-def report(rows, recording, seeds, book, mm_square, mm_fc, started_load) -> str:
+LOADS = []  # the 1-minute load average at each stage of the run
+
+
+def checkpoint() -> None:
+    LOADS.append(os.getloadavg()[0])
+
+
+def report(rows, recording, seeds, book, mm_square, mm_fc) -> str:
     lines = ["| setting | library epochs/s | reference epochs/s | library / reference | GFLOP per step "
              "| library GFLOP/s (% of matmul) | reference GFLOP/s | library CPU/wall | peak memory library / reference (MiB) "
              "| max rel. diff.: loss curve; final kernels |",
@@ -388,9 +395,9 @@ def report(rows, recording, seeds, book, mm_square, mm_fc, started_load) -> str:
                   "| notebook | wall (s) | CPU (s) |", "|---|---|---|"]
         lines += [f"| {name} | {wall:.1f} | {cpu:.1f} |" for name, wall, cpu in book]
         lines += [f"| **total** | **{total_wall:.1f}** | **{total_cpu:.1f}** |", ""]
-    end = os.getloadavg()
+    checkpoint()
     lines += ["Machine:", ""] + machine()
-    lines[-1] = (f"- load average (1 min): {started_load:.2f} when the run started, {end[0]:.2f} when it ended; "
+    lines[-1] = (f"- 1-minute load average, read at each stage of the run: from {min(LOADS):.2f} to {max(LOADS):.2f}; "
                  f"the benchmark alone keeps about 2 threads busy, so much more than that means other "
                  f"processes shared the {os.cpu_count()} cores, and the times above are noisier for it")
     return "\n".join(lines) + "\n"
@@ -411,7 +418,7 @@ def main(argv=None) -> int:
         make(config.replace(n=8), 1)()  # loads the libraries' code (MKL, oneDNN), which counts in the RSS
         print(f"{peak_memory(make(config, int(epochs))):.1f}")
         return 0
-    started_load = os.getloadavg()[0]
+    checkpoint()
     mm_fc, mm_square = 0.0, 0.0
     rows, recording = [], {}
     for label, (name, epochs) in SETTINGS.items():
@@ -421,18 +428,21 @@ def main(argv=None) -> int:
         mm_fc, mm_square = max(mm_fc, matmul_gflops()), max(mm_square, matmul_gflops((2048, 2048, 2048)))
         print(f"matmul so far: {mm_fc:.0f} GFLOP/s (FC shape), {mm_square:.0f} GFLOP/s (square)", flush=True)
         row = bench_setting(label, name, epochs, args.repeats)
+        checkpoint()
         print(f"{label}: library {row['lib_eps']:.2f} epochs/s, reference {row['ref_eps']:.2f}, "
               f"ratio {row['ratio']:.2f}, library {row['lib_gflops']:.0f} GFLOP/s", flush=True)
         rows.append(row)
         recording[label] = bench_recording(label, name, epochs, args.repeats)
+        checkpoint()
         print(f"  recording: {recording[label]}", flush=True)
     seeds = []
     if not args.only or "seeds" in args.only:
         for label, x, y, make, epochs, lr in seed_settings():
             seeds.append(bench_seeds(label, x, y, make, epochs, args.repeats, lr=lr))
+            checkpoint()
             print(f"seeds: {seeds[-1]}", flush=True)
     book = bench_book() if args.book else []
-    text = report(rows, recording, seeds, book, mm_square, mm_fc, started_load)
+    text = report(rows, recording, seeds, book, mm_square, mm_fc)
     print(text)
     Path(args.out).write_text(text)
     return 0
