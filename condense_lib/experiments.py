@@ -347,7 +347,7 @@ _FIG_LIST = [
         _FIG12_PAPER.replace(channels=(320,), epochs=7000, snapshot_epochs=_every(7000, 7)),
         _FIG12_PAPER.replace(channels=(320,), n=100, lr=7e-4, epochs=50, snapshot_epochs=_every(50, 5)),
         (7000,), (50,),
-        "n = 100 instead of 500 (320 kernels make an epoch cost 2 s of CPU at n = 500), and "
+        "n = 100 instead of 500, to keep the chapter short on a CPU, and "
         "lr = 7e-4 for 50 epochs instead of 5e-6 for 7000: the same gradient-flow time "
         "t = 0.035 (eq. 20) in 140 times fewer steps (steps half as large, 3.5e-4 for 100 "
         "epochs, give the same measures to two decimals)."),
