@@ -20,6 +20,9 @@ load on the machine hits both alike:
 - epochs per second (median of the repeats; wall clock, and the process's CPU time), the ratio
   library / reference, the achieved GFLOP/s of the training step against this machine's
   float32 matmul rate (``torch.mm``, measured in the same run), and the peak memory;
+- where the time goes, for the settings that go through autograd: each convolution and matrix
+  product of the step timed alone at its shape (``floor_seconds``), their share of the
+  library's step, and the best ratio any trainer could reach (reference step / their sum);
 - the cost of recording: no snapshots, the default (epochs 0 and E), every epoch;
 - many seeds at once: S models trained together against a loop over the S seeds.
 
@@ -58,7 +61,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import condense_lib as cl
-from condense_lib.train import _Autograd, _optimizer
+from condense_lib.experiments import UNRECORDED
+from condense_lib.train import _Autograd, _optimizer, _reuse_freed_memory
 from condense_lib.two_layer import TwoLayerStack, covers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,9 +187,45 @@ def step_gflop(config, model) -> float:
     return total / 1e9
 
 
+def floor_seconds(config, repeats=5) -> dict:
+    """The time of the products no trainer of this network can skip, each measured alone at its
+    shape (median of ``repeats``): every conv layer's forward and backward pass (oneDNN,
+    channels-last; no input gradient for the first layer) and each linear layer's three matrix
+    products (forward, the weights' and the input's gradients). The reference runs the same
+    kernels, so reference step / floor bounds the ratio any library could reach."""
+    x, _, model = config.build()
+    h, parts = x.contiguous(memory_format=torch.channels_last), {"convolutions": [], "matrix products": []}
+    with torch.no_grad():
+        for layer, conv in enumerate(model.convs):
+            w = conv.weight.contiguous(memory_format=torch.channels_last)
+            out = torch.nn.functional.conv2d(h, w, conv.bias)
+            grad = torch.randn_like(out).contiguous(memory_format=torch.channels_last)
+            mask = [layer > 0, True, True]
+            forward = lambda h=h, w=w, b=conv.bias: torch.nn.functional.conv2d(h, w, b)
+            backward = lambda g=grad, h=h, w=w, mask=mask: torch.ops.aten.convolution_backward(
+                g, h, w, [w.shape[0]], [1, 1], [0, 0], [1, 1], False, [0, 0], 1, mask)
+            parts["convolutions"] += [forward, backward]
+            h = torch.tanh(out)
+        z = h.flatten(1)
+        linears = [model.fc, model.readout] if config.head == "fc" else [model.readout]
+        for lin in linears:
+            W, G = lin.weight.detach(), torch.randn(z.shape[0], lin.weight.shape[0])
+            parts["matrix products"] += [lambda z=z, W=W: z @ W.T, lambda z=z, G=G: G.T @ z, lambda G=G, W=W: G @ W]
+            z = torch.randn(z.shape[0], lin.weight.shape[0])
+    out = {}
+    with _reuse_freed_memory("cpu"):  # as train() does: no page faults for the outputs
+        for kind, fns in parts.items():
+            for fn in fns:
+                fn()  # warm-up: oneDNN builds its primitives on the first call
+            out[kind] = statistics.median(sum(timed(fn)[1] for fn in fns) for _ in range(repeats))
+    return out
+
+
 def library_run(config, epochs, snapshot_epochs=None):
+    """``train`` as ``run`` calls it (the FC head's weights are not recorded)."""
     x, y, model = config.build()
-    return lambda: cl.train(model, x, y, config.optimizer, config.lr, epochs, config.loss, snapshot_epochs, progress=False)
+    return lambda: cl.train(model, x, y, config.optimizer, config.lr, epochs, config.loss, snapshot_epochs,
+                            progress=False, unrecorded=UNRECORDED)
 
 
 def library_step_only(config, epochs):
@@ -195,9 +235,10 @@ def library_step_only(config, epochs):
     opt = _optimizer(config.optimizer, net.params(), config.lr)
 
     def go():
-        for _ in range(epochs):
-            net.step(grad=True)
-            opt.step()
+        with _reuse_freed_memory("cpu"):  # as train() does
+            for _ in range(epochs):
+                net.step(grad=True)
+                opt.step()
 
     return go
 
@@ -247,7 +288,9 @@ def bench_setting(label, name, epochs, repeats):
     cpu_lib, cpu_ref = (statistics.median(times[k][1]) for k in ("library", "reference"))
     flop = step_gflop(config, config.build()[2])
     mem_lib, mem_ref = (peak_memory_of(label, which, epochs) for which in ("library", "reference"))
-    return dict(label=label, name=name, epochs=epochs, lib_eps=epochs / lib, ref_eps=epochs / ref,
+    model = config.build()[2]
+    floor = None if covers([model], config.loss) else floor_seconds(config, repeats)  # autograd settings only
+    return dict(label=label, name=name, epochs=epochs, lib_eps=epochs / lib, ref_eps=epochs / ref, floor=floor,
                 ratio=statistics.median(ratios), lib_cpu=cpu_lib / lib, ref_cpu=cpu_ref / ref, gflop=flop,
                 lib_gflops=flop * epochs / lib, ref_gflops=flop * epochs / ref,
                 mem_lib=mem_lib, mem_ref=mem_ref, diff=diff)
@@ -278,6 +321,10 @@ def bench_seeds(label, x, y, make, epochs, repeats, S=SEEDS, optimizer="gd", lr=
         m = make(0)
         return lambda: cl.train(m, x, y, *args, progress=False)
 
+    def overhead():  # the same run on one image: the operations' fixed cost, nearly no arithmetic
+        m = make(0)
+        return lambda: cl.train(m, x[:1], y[:1], *args, progress=False)
+
     def loop():
         ms = [make(seed) for seed in range(S)]
         return lambda: [cl.train(m, x, y, *args, progress=False) for m in ms]
@@ -286,10 +333,12 @@ def bench_seeds(label, x, y, make, epochs, repeats, S=SEEDS, optimizer="gd", lr=
     diff = max(float(np.max(np.abs(a.loss - b.loss) / np.abs(b.loss))) for a, b in zip(together, apart))
     if not diff < 1e-5:
         raise AssertionError(f"{label}: seeds trained together differ from seeds trained apart by {diff:.2e}")
-    times = interleaved({"single": single, "batched": batched, "loop": loop}, repeats)
+    times = interleaved({"single": single, "overhead": overhead, "batched": batched, "loop": loop}, repeats)
     med = {k: statistics.median(v[0]) for k, v in times.items()}
+    # if S seeds shared the fixed cost perfectly and each did its own arithmetic: overhead + S (single - overhead)
+    best = (med["overhead"] + S * (med["single"] - med["overhead"])) / med["single"]
     return dict(label=label, S=S, epochs=epochs, single=med["single"], batched=med["batched"], loop=med["loop"],
-                in_singles=med["batched"] / med["single"], diff=diff)
+                in_singles=med["batched"] / med["single"], diff=diff, overhead=med["overhead"], best=best)
 
 
 def seed_settings():
@@ -299,10 +348,9 @@ def seed_settings():
     paper = lambda seed: fig12.replace(seed=seed).build()[2]
     theory = lambda x, M: (lambda seed: cl.CNN(tuple(x.shape[1:]), (M,), 3, "tanh", init="theory", eps=1e-5, seed=seed))
     # the theory chapters' runs: GD steps lr = lr_lambda / lambda_1 (condense_lib.gd_step)
-    small, tiny = cl.TheoryRun(n=100), cl.TheoryRun(n=50, crop=6)
-    lr_small = cl.gd_step(cl.spectrum(small.Z()).singular_values[0], 0.05)
-    lr_tiny = cl.gd_step(cl.spectrum(tiny.Z()).singular_values[0], 0.1)
-    (x100, y100), (x50, y50) = small.data(), tiny.data()
+    (x100, y100), (x50, y50) = cl.theory_config(n=100).data(), cl.theory_config(n=50, crop=6).data()
+    lr_small = cl.gd_step(cl.spectrum(cl.build_Z(x100, y100, 3)).singular_values[0], 0.05)
+    lr_tiny = cl.gd_step(cl.spectrum(cl.build_Z(x50, y50, 3)).singular_values[0], 0.1)
     return [("Fig. 12: n = 500 MNIST images, M = 32", x, y, paper, 20, fig12.lr),
             ("real vs linear chapter: n = 100, M = 32", x100, y100, theory(x100, 32), 100, lr_small),
             ("Theorem 1 chapter: n = 50, 6 x 6 crops, M = 16", x50, y50, theory(x50, 16), 35, lr_tiny)]
@@ -373,6 +421,19 @@ def report(rows, recording, seeds, book, mm_square, mm_fc) -> str:
     lines += ["", f"Matmul rate of this machine (float32 `torch.mm`, the best of 5 runs before each setting): {mm_fc:.0f} GFLOP/s for "
               f"(500 x 25088) @ (25088 x 1024), the shape of Fig. 4's FC layer; {mm_square:.0f} GFLOP/s for "
               f"2048 x 2048 squares. The percentages use the larger.", ""]
+    lines += ["Where the time goes: the convolutions and matrix products of one step, each timed alone at its "
+              "shape (`floor_seconds`); both loops must run them, so the reference's step over their sum bounds "
+              "the ratio any trainer could reach on this machine (Fig. 12 is not listed: its closed form replaces "
+              "the convolution by products over the cut-out windows, see the appendix):", "",
+              "| setting | library step (s) | reference step (s) | convolutions (s) | matrix products (s) "
+              "| share of the library step | best possible ratio | library / reference |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in (r for r in rows if r["floor"]):
+        conv, mm_s = r["floor"]["convolutions"], r["floor"]["matrix products"]
+        lib_step, ref_step = 1 / r["lib_eps"], 1 / r["ref_eps"]
+        lines.append(f"| {r['label']} | {lib_step:.4f} | {ref_step:.4f} | {conv:.4f} | {mm_s:.4f} "
+                     f"| {100 * (conv + mm_s) / lib_step:.0f}% | {ref_step / (conv + mm_s):.1f}x | {r['ratio']:.1f}x |")
+    lines.append("")
     if recording:
         lines += ["Cost of recording (library, epochs per second; extra time against the training step alone):", "",
                   "| setting | step alone | loss + accuracy, no snapshots | + snapshots at 0 and E (default) | + snapshot every epoch |",
@@ -383,11 +444,18 @@ def report(rows, recording, seeds, book, mm_square, mm_fc) -> str:
         lines.append("")
     if seeds:
         lines += [f"Many seeds at once (the two-layer model; seconds for the whole run, median):", "",
-                  "| setting | epochs | one seed | S seeds together | S seeds one after another | together, in single runs | max rel. diff. |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| setting | epochs | one seed | one seed on 1 image | S seeds together | S seeds one after another "
+                  "| together, in single runs | the fixed cost shared, in single runs | max rel. diff. |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for s in seeds:
-            lines.append(f"| {s['label']} | {s['epochs']} | {s['single']:.3f} | {s['batched']:.3f} (S = {s['S']}) "
-                         f"| {s['loop']:.3f} | **{s['in_singles']:.2f}** | {s['diff']:.1e} |")
+            lines.append(f"| {s['label']} | {s['epochs']} | {s['single']:.3f} | {s['overhead']:.3f} "
+                         f"| {s['batched']:.3f} (S = {s['S']}) | {s['loop']:.3f} | **{s['in_singles']:.2f}** "
+                         f"| {s['best']:.2f} | {s['diff']:.1e} |")
+        lines += ["", "The run on one image costs the run's operations without their arithmetic: the fixed part "
+                  "that S seeds trained together can share. Each seed's own arithmetic and memory traffic cannot be "
+                  "shared: sharing the fixed part and nothing else, S seeds would cost that part plus S times the "
+                  "rest (the column before last). Together below that column means the wider products of S seeds "
+                  "also run faster per seed; above it, that the fixed part is not all shared."]
         lines.append("")
     if book:
         total_wall, total_cpu = sum(r[1] for r in book), sum(r[2] for r in book)
@@ -430,7 +498,7 @@ def main(argv=None) -> int:
         row = bench_setting(label, name, epochs, args.repeats)
         checkpoint()
         print(f"{label}: library {row['lib_eps']:.2f} epochs/s, reference {row['ref_eps']:.2f}, "
-              f"ratio {row['ratio']:.2f}, library {row['lib_gflops']:.0f} GFLOP/s", flush=True)
+              f"ratio {row['ratio']:.2f}, library {row['lib_gflops']:.0f} GFLOP/s, floor {row['floor']}", flush=True)
         rows.append(row)
         recording[label] = bench_recording(label, name, epochs, args.repeats)
         checkpoint()

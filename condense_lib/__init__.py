@@ -22,7 +22,6 @@ from .dynamics import (
     T_eff,
     T_eff_lower_bound,
     Theorem1Scan,
-    TheoryRun,
     alignment,
     angle_to,
     closed_form,
@@ -42,7 +41,6 @@ from .dynamics import (
     sup_until,
     t_0,
     theorem1_scan,
-    theta_bar,
     velocity,
 )
 from .experiments import (
@@ -56,6 +54,7 @@ from .experiments import (
     get_figure,
     run,
     shown_epochs,
+    theory_config,
 )
 from .models import CNN, sigma_1
 from .plotting import (
@@ -80,6 +79,7 @@ from .theory import (
     label_weighted_mean,
     linearization_check,
     spectrum,
+    theta_bar,
     theta_per_kernel,
     v1_cosine_trials,
     v1_parts,

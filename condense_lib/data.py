@@ -211,6 +211,7 @@ def sample(
     data_dir=None,
     dtype: torch.dtype = torch.float32,
     normalization: str = "standard",
+    crop: int = 0,
 ):
     """``n`` random images of a split, normalized, with their targets (Sec. 4.1).
 
@@ -222,6 +223,8 @@ def sample(
     target : ``"label"`` -- the class label 0..9 as a float, shape ``(n,)``, the
         scalar target y of eq. 1 for d = 1 outputs; ``"onehot"`` -- shape ``(n, 10)``;
         ``"class"`` -- int64 class indices ``(n,)`` for cross-entropy.
+    crop : keep the centre ``crop x crop`` pixels of each image (the small inputs of the
+        theory chapters); 0 keeps the whole image.
 
     Returns
     -------
@@ -236,8 +239,14 @@ def sample(
     pool = min(POOL[dataset, split], len(images))
     if not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
         raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
+    H, W = images.shape[-2:]
+    if not (isinstance(crop, (int, np.integer)) and 0 <= crop <= min(H, W)):
+        raise ValueError(f"crop = {crop!r} must be an integer in 0..{min(H, W)} for {H}x{W} images (0 keeps them whole)")
     index = np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False))
     x = torch.as_tensor(normalize(images[index], dataset, normalization), dtype=dtype)
+    if crop:
+        top, left = (H - crop) // 2, (W - crop) // 2
+        x = x[:, :, top:top + crop, left:left + crop].contiguous()
     if not torch.isfinite(x).all():
         raise ValueError(f"the {dataset} images contain NaN or inf: the data files are corrupt; re-download them")
     label = torch.as_tensor(labels[index])

@@ -21,19 +21,14 @@ Used in the chapters "The closed form", "Real versus linear dynamics, and T_eff"
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
 
-from .cache import load_or_compute
-from .data import sample
-from .experiments import RESULTS_VERSION
-from .models import CNN
-from .theory import build_Z, spectrum
-from .train import TrainResult, train
+from .experiments import Config, run
+from .theory import build_Z, spectrum, theta_bar
 
 __all__ = [
     "closed_form",
@@ -57,8 +52,6 @@ __all__ = [
     "reference_solution",
     "prop2_constants",
     "prop2_bound",
-    "theta_bar",
-    "TheoryRun",
     "gd_step",
     "Theorem1Scan",
     "theorem1_scan",
@@ -394,33 +387,6 @@ def _joined(parts, name: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- real runs
 
 
-def theta_bar(snapshots: dict, eps: float):
-    """The rescaled parameters theta_bar = theta / eps (eqs. 27-28) per kernel, from recorded
-    parameters of a two-layer ``CNN`` (``TrainResult.snapshots``, or ``result.snapshot(e)``).
-
-    theta_{W, beta} = (W[beta].ravel(), b[beta]) (channel, then p, then q; then the bias) and
-    theta_{a, beta} = readout.weight.reshape(M, H1 W1)[beta] (u, then v): the orders of ``build_Z``.
-
-    Returns
-    -------
-    theta_W (S, M, D) and theta_a (S, M, P) for S snapshots (S = 1 for one snapshot).
-    """
-    keys = ("convs.0.weight", "convs.0.bias", "readout.weight")
-    if any(k not in snapshots for k in keys) or "convs.1.weight" in snapshots or "fc.weight" in snapshots:
-        raise ValueError("theta_bar needs the parameters of a two-layer CNN (one conv layer, head='linear')")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be positive (theta = eps theta_bar), got {eps!r}")
-    W, b, a = (np.asarray(snapshots[k], dtype=np.float64) for k in keys)
-    if W.ndim == 4:  # one snapshot
-        W, b, a = W[None], b[None], a[None]
-    S, M = W.shape[:2]
-    if a.shape[1] != 1 or a.shape[2] % M:
-        raise ValueError(f"readout.weight {a.shape[1:]} is not a d = 1 readout over M = {M} channels")
-    theta_W = np.concatenate([W.reshape(S, M, -1), b[..., None]], axis=2) / eps  # (S, M, D)
-    theta_a = a.reshape(S, M, -1) / eps  # (S, M, P): flatten order (beta, u, v)
-    return theta_W, theta_a
-
-
 def velocity(theta_W, theta_a, lr: float):
     """The GD velocities (theta_{k+1} - theta_k) / lr of snapshots taken at consecutive epochs.
     Each is exactly the real vector field -(1/eps) grad R_S at theta_k (eqs. 20, 26-28), so
@@ -523,86 +489,6 @@ def prop2_bound(theta_W, theta_a, eps: float, x, y, C_L: float = 1.0):
     return factor * np.linalg.norm(theta_a, axis=-1), factor * np.linalg.norm(theta_W, axis=-1)
 
 
-@dataclass(frozen=True)
-class TheoryRun:
-    """A real two-layer tanh CNN in the theory's setting (Sec. 5): every parameter N(0, eps^2)
-    (eqs. 3-4, 28), full-batch GD on the MSE (eq. 1), d = 1 output regressing the label.
-
-    ``run()`` trains (or reads the cached result); ``theta()`` gives the rescaled
-    trajectories at the recorded epochs, ``times()`` their times lr x epoch.
-    """
-
-    dataset: str = "mnist"          # "mnist" or "cifar10"
-    split: str = "test"             # MNIST's offline pool is its test split; CIFAR-10's is "train"
-    n: int = 500                    # number of images
-    seed: int = 0                   # seeds the sample and the initialization
-    crop: int = 0                   # centre crop to crop x crop pixels; 0 keeps the whole image
-    M: int = 32                     # number of kernels (conv channels)
-    m: int = 3                      # kernel size
-    eps: float = 1e-5               # scale of the initialization, theta = eps theta_bar
-    lr: float = 5e-4                # GD step = time step
-    epochs: int = 100               # GD steps
-    snapshot_epochs: tuple = ()     # epochs whose parameters are kept; () means (0, epochs)
-    dtype: str = "float32"          # "float32" or "float64"
-
-    def replace(self, **changes) -> "TheoryRun":
-        return dataclasses.replace(self, **changes)
-
-    def data(self):
-        """The images (n, C, H, W), centre-cropped, and the labels (n,) as float tensors."""
-        dtype = {"float32": torch.float32, "float64": torch.float64}.get(self.dtype)
-        if dtype is None:
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        x, y = sample(self.dataset, self.n, self.seed, self.split, target="label", dtype=dtype)
-        if self.crop:
-            H, W = x.shape[2:]
-            if not self.m <= self.crop <= min(H, W):
-                raise ValueError(f"crop = {self.crop} must lie in m..{min(H, W)} for {H}x{W} images")
-            top, left = (H - self.crop) // 2, (W - self.crop) // 2
-            x = x[:, :, top:top + self.crop, left:left + self.crop].contiguous()
-        return x, y
-
-    def Z(self) -> np.ndarray:
-        """The data matrix Z of these images (eq. 35 / 70)."""
-        x, y = self.data()
-        return build_Z(x, y, self.m)
-
-    def times(self) -> np.ndarray:
-        """The times lr x epoch of the recorded epochs (S,)."""
-        return self.lr * np.asarray(self._epochs(), dtype=np.float64)
-
-    def _epochs(self):
-        return sorted(set(self.snapshot_epochs) or {0, self.epochs})
-
-    def run(self, use_cache: bool = True) -> TrainResult:
-        """Train by GD (or read the cached run) and return the ``TrainResult``."""
-        if not (isinstance(self.M, (int, np.integer)) and self.M >= 1):
-            raise ValueError(f"M must be a positive integer, got {self.M!r}")
-        if not (self.eps > 0 and self.lr > 0):
-            raise ValueError(f"eps and lr must be positive, got eps={self.eps!r}, lr={self.lr!r}")
-
-        def compute():
-            x, y = self.data()
-            model = CNN(tuple(x.shape[1:]), (self.M,), self.m, "tanh", head="linear", init="theory",
-                        eps=self.eps, seed=self.seed).to(x.dtype)
-            result = train(model, x, y, "gd", self.lr, self.epochs, "mse", self.snapshot_epochs or None, progress=False)
-            return result.to_arrays()
-
-        config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-        config["results_version"] = RESULTS_VERSION  # as experiments.run: bumped when training changes
-        epochs = self._epochs()
-        arrays = load_or_compute(
-            "theory_run", config, compute,
-            lambda a: a["epochs"].tolist() == epochs and a["loss"].shape == (self.epochs + 1,), use_cache,
-        )
-        return TrainResult.from_arrays(arrays)
-
-    def theta(self, result: Optional[TrainResult] = None):
-        """theta_W (S, M, D) and theta_a (S, M, P), rescaled, at the recorded epochs (``theta_bar``)."""
-        result = self.run() if result is None else result
-        return theta_bar(result.snapshots, self.eps)
-
-
 def gd_step(lambda_1: float, lr_lambda: float = 0.05) -> float:
     """A GD step lr = lr_lambda / lambda_1, rounded to two significant digits: lr_lambda steps per
     unit of the fastest time scale 1/lambda_1 of the linear dynamics."""
@@ -653,26 +539,29 @@ class Theorem1Scan:
         return np.array([sup_until(self.times, v, T) for v, T in zip(values, ends)])
 
 
-def theorem1_scan(base: TheoryRun, widths, gamma: float, steps: int, lr_lambda: float = 0.05,
+def theorem1_scan(base: Config, widths, gamma: float, steps: int, lr_lambda: float = 0.05,
                   every: int = 2, tol: float = 0.05) -> Theorem1Scan:
-    """Train ``base`` at each width M of ``widths`` with eps^2 = M^(-gamma) (Assumption 3) by GD
-    with step ``gd_step(lambda_1, lr_lambda)`` for ``steps`` steps, recording every ``every``
-    steps, and measure the quantities of Theorem 1 (eqs. 14-15), T_eff (eq. 54) and the end of
-    the linear regime against the closed form. Runs are cached (``TheoryRun.run``)."""
+    """Train ``base`` (a ``theory_config``) at each width M of ``widths`` with eps^2 = M^(-gamma)
+    (Assumption 3) by GD with step ``gd_step(lambda_1, lr_lambda)`` for ``steps`` steps, recording
+    every ``every`` steps, and measure the quantities of Theorem 1 (eqs. 14-15), T_eff (eq. 54)
+    and the end of the linear regime against the closed form. Runs are cached (``run``)."""
     widths = np.asarray(widths, dtype=np.int64)
     if widths.ndim != 1 or (widths < 2).any():
         raise ValueError(f"widths must be a list of integers >= 2, got {widths!r}")
     if not gamma > 0:
         raise ValueError(f"gamma must be positive (eps^2 = M^-gamma), got {gamma!r}")
-    Z = base.Z()
+    if not isinstance(base, Config) or base.init != "theory" or len(base.channels) != 1 or base.optimizer != "gd":
+        raise ValueError("base must be a two-layer GD run in the theory's setting: use theory_config(...)")
+    Z = build_Z(*base.data(), base.m)
     U, lam, V = _svd(Z)
     v1 = V[:, 0]
     lr = gd_step(lam[0], lr_lambda)
     rows = []
     for M in widths:
         eps = float(M) ** (-gamma / 2)
-        cfg = base.replace(M=int(M), eps=eps, lr=lr, epochs=int(steps), snapshot_epochs=tuple(range(0, steps + 1, every)))
-        W, a = cfg.theta()
+        cfg = base.replace(channels=(int(M),), eps=eps, lr=lr, epochs=int(steps),
+                           snapshot_epochs=tuple(range(0, steps + 1, every)))
+        W, a = theta_bar(run(cfg).snapshots, eps)
         times = cfg.times()
         W_lin, a_lin = closed_form(Z, W[0], a[0], times, lr=lr)
         distance = relative_distance((W, a), (W_lin, a_lin))

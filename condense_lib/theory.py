@@ -32,6 +32,7 @@ __all__ = [
     "v1_parts",
     "constant_share",
     "derivatives_at_zero",
+    "theta_bar",
     "theta_per_kernel",
     "vector_fields",
     "LinearizationCheck",
@@ -272,23 +273,43 @@ def _check_two_layer(model) -> None:
         )
 
 
-def _per_kernel(W, b, a, out_shape):
-    # W (M, C, m, m) flattened (alpha, p, q) row-major = theta_{W, beta} without b (eq. 33, 70);
-    # a (1, M H1 W1) is sigma(x^[1]) (n, M, H1, W1) flattened, so a.reshape(M, H1 W1) is
-    # theta_{a, beta}, positions (u, v) row-major like the rows of Z.
-    M = W.shape[0]
-    return torch.cat([W.reshape(M, -1), b.reshape(M, 1), a.reshape(M, out_shape[1] * out_shape[2])], dim=1)
+def theta_bar(params: dict, eps: float = 1.0):
+    """The rescaled parameters theta_bar = theta / eps (eqs. 27-28) of every kernel of a
+    two-layer CNN, from its parameters by name (``dict(model.named_parameters())``, a
+    ``TrainResult``'s ``snapshots`` or ``result.snapshot(e)``; arrays or tensors).
+
+    theta_{W, beta} = (W[beta].ravel(), b[beta]): the weights W_{., ., alpha, beta}
+    (alpha, then p, then q), then the bias; theta_{a, beta} = readout.weight.reshape(M, H1 W1)[beta]
+    (u, then v), since the readout takes sigma(x^[1]) (n, M, H1, W1) flattened. These are
+    the column and row orders of ``build_Z`` (eqs. 33, 35, 70).
+
+    Returns
+    -------
+    theta_W (S, M, D) and theta_a (S, M, P), float64, for S snapshots (S = 1 for one).
+    """
+    keys = ("convs.0.weight", "convs.0.bias", "readout.weight")
+    if any(k not in params for k in keys) or "convs.1.weight" in params or "fc.weight" in params:
+        raise ValueError("theta_bar needs the parameters of a two-layer CNN (one conv layer, head='linear')")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be positive (theta = eps theta_bar, eq. 27), got {eps!r}")
+    W, b, a = (np.asarray(params[k].detach().cpu() if torch.is_tensor(params[k]) else params[k], dtype=np.float64)
+               for k in keys)
+    if W.ndim == 4:  # one snapshot
+        W, b, a = W[None], b[None], a[None]
+    S, M = W.shape[:2]
+    if a.shape[1] != 1 or a.shape[2] % M:
+        raise ValueError(f"readout.weight {a.shape[1:]} is not a d = 1 readout over M = {M} channels")
+    theta_W = np.concatenate([W.reshape(S, M, -1), b[..., None]], axis=2) / eps  # (S, M, D)
+    theta_a = a.reshape(S, M, -1) / eps  # (S, M, P)
+    return theta_W, theta_a
 
 
 def theta_per_kernel(model) -> np.ndarray:
     """theta_beta = (theta_{W, beta}; theta_{a, beta}) of eq. 33 for every kernel beta, shape
-    (M, C m^2 + 1 + H1 W1): the weights W_{., ., alpha, beta} (alpha, then p, then q), the
-    bias b_beta, then the readout a_{u, v, beta} (u, then v). Row beta pairs with A of eq. 34."""
+    (M, C m^2 + 1 + H1 W1): ``theta_bar`` with eps = 1, the two parts side by side. Row beta
+    pairs with A of eq. 34."""
     _check_two_layer(model)
-    conv = model.convs[0]
-    with torch.no_grad():
-        theta = _per_kernel(conv.weight, conv.bias, model.readout.weight, model.out_shape)
-    return theta.double().numpy()
+    return np.concatenate(theta_bar(dict(model.named_parameters())), axis=2)[0]
 
 
 def vector_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -318,15 +339,13 @@ def vector_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive number (theta = eps theta_bar, eq. 27), got {eps!r}")
     net = copy.deepcopy(model).double()
-    conv = net.convs[0]
-    params = (conv.weight, conv.bias, net.readout.weight)
+    params = dict(net.named_parameters())
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    (gW, gb, ga) = torch.autograd.grad(loss_fn(net(xt), yt, "mse"), params)
-    field = -_per_kernel(gW, gb, ga, net.out_shape) / eps  # d theta_bar / dt
-    with torch.no_grad():
-        theta_bar = _per_kernel(*params, net.out_shape) / eps  # (M, D + P)
-    linear = theta_bar.numpy() @ build_A(build_Z(x, y, model.m)).T  # rows A theta_bar_beta
-    return field.numpy(), linear
+    grads = torch.autograd.grad(loss_fn(net(xt), yt, "mse"), list(params.values()))
+    field = -np.concatenate(theta_bar(dict(zip(params, grads)), eps), axis=2)[0]  # d theta_bar / dt
+    theta = np.concatenate(theta_bar(params, eps), axis=2)[0]  # (M, D + P)
+    linear = theta @ build_A(build_Z(x, y, model.m)).T  # rows A theta_bar_beta
+    return field, linear
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,8 +20,10 @@ Used in every chapter that trains.
 """
 from __future__ import annotations
 
+import ctypes
 import os
-
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -110,6 +112,7 @@ def train(
     snapshot_epochs: Optional[Iterable[int]] = None,
     device: str | torch.device = "cpu",
     progress: Optional[bool] = None,
+    unrecorded: tuple = (),
 ):
     """Train ``model`` on the full batch ``(x, y)`` for ``epochs`` steps.
 
@@ -120,12 +123,15 @@ def train(
     ``snapshot_epochs``: epochs e in 0..epochs at which the parameters are
     recorded (after e steps; 0 is the initialization). Default: 0 and ``epochs``;
     an empty list records none. The loss and the accuracy are recorded at every epoch.
+    ``unrecorded``: name prefixes of parameters left out of the snapshots (``("fc.",)``: the
+    13-26 million weights of the FC head, which no figure draws, are then never copied).
     ``progress``: show a progress bar; by default unless ``CONDENSE_PROGRESS=0``.
 
     How: two-layer ``CNN`` s with a linear readout (Figs. 6, 10, 12, 13 and the theory
     chapters) take the gradient of eq. 23 in closed form, all S at once
     (``condense_lib.two_layer``); other models take autograd, their convolutions in the
-    channels-last layout. Adam is PyTorch's fused Adam. Both give the gradient of
+    channels-last layout. Adam is PyTorch's fused Adam. On a CPU the memory freed inside
+    the loop is kept for reuse (``_reuse_freed_memory``). Both give the gradient of
     plain autograd to float rounding (``tests/test_fast_paths.py``).
     """
     if optimizer not in OPTIMIZERS:
@@ -168,17 +174,10 @@ def train(
     accs = torch.empty(S, epochs + 1, device=device)
     slot = {e: k for k, e in enumerate(snapshot_epochs)}
     snaps = [{} for _ in range(S)]  # name -> (len(snapshot_epochs), *shape), filled slot by slot
+    unrecorded = tuple(unrecorded)
     bar = _progress(epochs, progress)
-    for e in range(epochs + 1):
-        if e in slot:
-            _record(snaps, net, slot[e], len(slot))
-        out = net.step(grad=e < epochs)  # (S, n) or (S, n, d); gradients in .grad
-        losses[:, e], accs[:, e] = _measure(out, Y, loss)
-        if e == epochs:
-            break
-        opt.step()
-        if bar is not None:
-            bar.update(1)
+    with _reuse_freed_memory(device):
+        _loop(net, opt, epochs, slot, snaps, unrecorded, Y, loss, losses, accs, bar)
     net.write_back(models)
     if bar is not None:
         bar.set_postfix(loss=f"{losses[0, -1].item():.4g}")
@@ -191,11 +190,66 @@ def train(
     return results if many else results[0]
 
 
+def _loop(net, opt, epochs, slot, snaps, unrecorded, Y, loss, losses, accs, bar) -> None:
+    """The epochs: snapshot, step (the loss and accuracy of the parameters before it), update."""
+    for e in range(epochs + 1):
+        if e in slot:
+            _record(snaps, net, slot[e], len(slot), unrecorded)
+        out = net.step(grad=e < epochs)  # (S, n) or (S, n, d); gradients in .grad
+        losses[:, e], accs[:, e] = _measure(out, Y, loss)
+        if e == epochs:
+            break
+        opt.step()
+        if bar is not None:
+            bar.update(1)
+
+
+@contextmanager
+def _reuse_freed_memory(device):
+    """On a CPU under glibc, keep the memory that autograd frees inside the loop for its next use.
+
+    By default glibc hands a freed block above 128 KiB straight back to the operating system,
+    and the next epoch's tensor of the same size costs fresh page faults: every step of
+    Fig. 4 frees and asks again for the 100-MB gradient of its FC layer. Raising the
+    thresholds for the run (``mallopt``) makes the allocator reuse those blocks. Afterwards the
+    thresholds go to 32 and 64 MiB, the values glibc's own adaptive thresholds reach once a
+    program has freed blocks that large (``mallopt`` cannot switch the adaptation back on), and
+    ``malloc_trim`` returns what the run left free to the system."""
+    libc = _glibc() if torch.device(device).type == "cpu" else None
+    if libc is None:
+        yield
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, MiB = -1, -3, 1 << 20
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
+    libc.mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1)
+    try:
+        yield
+    finally:
+        libc.mallopt(M_MMAP_THRESHOLD, 32 * MiB)
+        libc.mallopt(M_TRIM_THRESHOLD, 64 * MiB)
+        libc.malloc_trim(0)
+
+
+def _glibc():
+    """glibc through ctypes, or None elsewhere (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt.argtypes, libc.malloc_trim.argtypes = [ctypes.c_int, ctypes.c_int], [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
 @torch.no_grad()
-def _record(snaps: list, net, k: int, total: int) -> None:
-    """Copy every model's parameters into slot k of its snapshot tensors (allocated at the first call)."""
+def _record(snaps: list, net, k: int, total: int, unrecorded: tuple) -> None:
+    """Copy every model's parameters (but the ``unrecorded``) into slot k of its snapshot tensors
+    (allocated at the first call)."""
     for s, store in enumerate(snaps):
         for name, value in net.parameters_of(s).items():
+            if name.startswith(unrecorded):
+                continue
             if name not in store:
                 store[name] = torch.empty((total, *value.shape), dtype=value.dtype, device=value.device)
             store[name][k].copy_(value)

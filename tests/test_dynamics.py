@@ -9,7 +9,8 @@ from condense_lib import (
     E_max,
     T_eff,
     T_eff_lower_bound,
-    TheoryRun,
+    run,
+    theory_config,
     alignment,
     angle_to,
     build_Z,
@@ -264,19 +265,25 @@ def test_prop2_bound_holds_along_a_nonlinear_run_and_matches_its_formula():
         np.testing.assert_allclose(bg, fac * np.linalg.norm(W[k], axis=1))
 
 
-def test_theory_run_is_cached_and_crops(tmp_cache, data_dir):
-    cfg = TheoryRun(n=20, crop=8, M=3, eps=1e-4, lr=1e-3, epochs=4, snapshot_epochs=(0, 2, 4))
-    x, _ = cfg.data()
-    assert tuple(x.shape) == (20, 1, 8, 8) and cfg.Z().shape == (36, 10)
-    first = cfg.run()
-    assert len(list(tmp_cache.glob("theory_run-*.npz"))) == 1
-    second = cfg.run()
+def test_theory_config_is_cached_and_crops(tmp_cache, data_dir):
+    cfg = theory_config(M=3, eps=1e-4, n=20, crop=8, lr=1e-3, epochs=4, snapshot_epochs=(0, 2, 4))
+    x, y = cfg.data()
+    whole, _ = cfg.replace(crop=0).data()
+    assert tuple(x.shape) == (20, 1, 8, 8) and build_Z(x, y, 3).shape == (36, 10)
+    assert torch.equal(x, whole[:, :, 10:18, 10:18])  # the centre 8 x 8 of the same images
+    first = run(cfg)
+    assert len(list(tmp_cache.glob("run-*.npz"))) == 1
+    second = run(cfg)
     assert all(np.array_equal(first.snapshots[k], second.snapshots[k]) for k in first.snapshots)
-    W, a = cfg.theta(second)
+    W, a = theta_bar(second.snapshots, cfg.eps)
     assert W.shape == (3, 3, 10) and a.shape == (3, 3, 36)
+    # the initialization is N(0, eps^2) for every parameter (eqs. 3-4)
+    assert abs(np.concatenate([W[0].ravel(), a[0].ravel()]).std() - 1) < 0.15
     np.testing.assert_allclose(cfg.times(), [0, 2e-3, 4e-3])
     with pytest.raises(ValueError, match="crop"):
         cfg.replace(crop=40).data()
+    with pytest.raises(ValueError, match="the width is M"):
+        theory_config(channels=(3,))
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -313,12 +320,12 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_theorem1_scan_against_its_parts(tmp_cache, data_dir):
-    base = TheoryRun(n=20, crop=6, m=3)
+    base = theory_config(n=20, crop=6, m=3)
     scan = theorem1_scan(base, [4, 16], gamma=2.0, steps=6, every=2)
     assert scan.change.shape == (2, 4) and scan.times.shape == (4,) and scan.D == 10 and scan.P == 16
-    cfg = base.replace(M=16, eps=16.0 ** -1, lr=scan.lr, epochs=6, snapshot_epochs=(0, 2, 4, 6))
-    W, a = cfg.theta()
-    Z = cfg.Z()
+    cfg = base.replace(channels=(16,), eps=16.0 ** -1, lr=scan.lr, epochs=6, snapshot_epochs=(0, 2, 4, 6))
+    W, a = theta_bar(run(cfg).snapshots, cfg.eps)
+    Z = build_Z(*cfg.data(), 3)
     v1 = np.linalg.svd(Z)[2][0]
     np.testing.assert_allclose(scan.change[1], relative_change(W))
     np.testing.assert_allclose(scan.align[1], alignment(W, v1))

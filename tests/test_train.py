@@ -74,6 +74,32 @@ def test_training_is_deterministic_and_records_what_was_asked():
     assert a.loss[-1] < a.loss[0]
 
 
+def test_results_do_not_depend_on_the_memory_setting(monkeypatch):
+    import sys
+
+    module = sys.modules["condense_lib.train"]
+    runs = []
+    for libc in (module._glibc, lambda: None):  # with mallopt (Linux), and without it
+        monkeypatch.setattr(module, "_glibc", libc)
+        x, y, model = _problem(5)
+        runs.append(train(model, x, y, "adam", lr=1e-3, epochs=4, progress=False))
+    assert np.array_equal(runs[0].loss, runs[1].loss)
+    assert all(np.array_equal(runs[0].snapshots[k], runs[1].snapshots[k]) for k in runs[0].snapshots)
+
+
+def test_unrecorded_parameters_are_left_out_and_change_nothing_else():
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn((5, 1, 8, 8), generator=g), torch.randint(0, 10, (5,), generator=g)
+    runs = [train(CNN((1, 8, 8), (2,), 3, "tanh", head="fc", d=10, hidden=16, seed=4), x, y, "adam", 1e-3, 3,
+                  "ce", progress=False, unrecorded=skip) for skip in ((), ("fc.",))]
+    kept, lean = runs
+    assert {k for k in kept.snapshots if k.startswith("fc.")} == {"fc.weight", "fc.bias"}
+    assert not any(k.startswith("fc.") for k in lean.snapshots)
+    assert set(lean.snapshots) == {k for k in kept.snapshots if not k.startswith("fc.")}
+    assert np.array_equal(kept.loss, lean.loss)
+    assert all(np.array_equal(kept.snapshots[k], v) for k, v in lean.snapshots.items())
+
+
 def test_losses():
     out = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     assert loss_fn(out, torch.tensor([[1.0, 0.0], [0.0, 0.0]])).item() == pytest.approx(0.5 * (1 + 1) / 2)
