@@ -286,9 +286,9 @@ def bench_setting(label, name, epochs, repeats):
     lib, ref = (statistics.median(times[k][0]) for k in ("library", "reference"))
     ratios = [r / l for l, r in zip(times["library"][0], times["reference"][0])]
     cpu_lib, cpu_ref = (statistics.median(times[k][1]) for k in ("library", "reference"))
-    flop = step_gflop(config, config.build()[2])
-    mem_lib, mem_ref = (peak_memory_of(label, which, epochs) for which in ("library", "reference"))
     model = config.build()[2]
+    flop = step_gflop(config, model)
+    mem_lib, mem_ref = (peak_memory_of(label, which, epochs) for which in ("library", "reference"))
     floor = None if covers([model], config.loss) else floor_seconds(config, repeats)  # autograd settings only
     return dict(label=label, name=name, epochs=epochs, lib_eps=epochs / lib, ref_eps=epochs / ref, floor=floor,
                 ratio=statistics.median(ratios), lib_cpu=cpu_lib / lib, ref_cpu=cpu_ref / ref, gflop=flop,

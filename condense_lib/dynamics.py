@@ -462,7 +462,7 @@ def prop2_constants(x, y, D: int, P: int, C_L: float = 1.0):
     return float(C_L**2 * c**2 * D * P / 2), float(C_L * c**3 * D * np.sqrt(P))
 
 
-def prop2_bound(theta_W, theta_a, eps: float, x, y, C_L: float = 1.0):
+def prop2_bound(theta_W, theta_a, eps: float, x, y, C_L: float = 1.0, as_printed: bool = False):
     r"""The right-hand sides of Prop. 2 (eq. 48) with the constants the paper omits:
 
     .. math::
@@ -476,6 +476,7 @@ def prop2_bound(theta_W, theta_a, eps: float, x, y, C_L: float = 1.0):
     Cauchy-Schwarz over the P positions and D kernel entries.
 
     theta_W (..., M, D), theta_a (..., M, P) (any leading time axes); x (n, C, H, W), y (n,).
+    ``as_printed``: eq. 48 as the paper prints it, K_1 = K_2 = 1.
     Returns the bounds on ||f_beta|| and ||g_beta||, each (..., M).
     """
     theta_W, theta_a = _array(theta_W, "theta_W"), _array(theta_a, "theta_a")
@@ -483,7 +484,7 @@ def prop2_bound(theta_W, theta_a, eps: float, x, y, C_L: float = 1.0):
         raise ValueError(f"theta_W {theta_W.shape} and theta_a {theta_a.shape} must be (..., M, D) and (..., M, P)")
     M, D = theta_W.shape[-2:]
     P = theta_a.shape[-1]
-    K1, K2 = prop2_constants(x, y, D, P, C_L)
+    K1, K2 = (1.0, 1.0) if as_printed else prop2_constants(x, y, D, P, C_L)
     E = E_max(theta_W, theta_a)[..., None]  # (..., 1)
     factor = K1 * M * eps**2 * E**2 + K2 * eps * E
     return factor * np.linalg.norm(theta_a, axis=-1), factor * np.linalg.norm(theta_W, axis=-1)

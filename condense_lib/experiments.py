@@ -121,9 +121,8 @@ def theory_config(M: int = 32, eps: float = 1e-5, **fields) -> Config:
     field (``n``, ``seed``, ``crop``, ``m``, ``lr``, ``epochs``, ``snapshot_epochs``, ...)."""
     base = dict(dataset="mnist", split="test", n=500, target="label", channels=(int(M),), m=3, activation="tanh",
                 head="linear", d=1, init="theory", eps=float(eps), optimizer="gd", lr=5e-4, epochs=100, loss="mse")
-    unknown = set(fields) - {f.name for f in dataclasses.fields(Config)}
-    if unknown or "channels" in fields:
-        raise ValueError(f"unknown field(s) {sorted(unknown or {'channels'})}: the width is M; see Config for the others")
+    if "channels" in fields:
+        raise ValueError("theory_config has one conv layer: the width is M, not channels")
     return Config(**{**base, **fields})
 
 
@@ -250,7 +249,7 @@ class Figure:
     def __post_init__(self):
         for scale in SCALES:
             config, shown = self.config(scale), self.shown(scale)
-            recorded = set(config.snapshot_epochs) or {0, config.epochs}
+            recorded = set(config.recorded())
             if len(shown) != len(config.channels) or not set(shown) <= recorded or 0 not in recorded:
                 raise ValueError(f"{self.name} ({scale}): shown epochs {shown} must be recorded, one per conv layer, with 0")
 

@@ -263,6 +263,9 @@ def test_prop2_bound_holds_along_a_nonlinear_run_and_matches_its_formula():
         assert prop2_constants(x, y, D, P) == pytest.approx((c**2 * D * P / 2, c**3 * D * np.sqrt(P)))
         np.testing.assert_allclose(bf, fac * np.linalg.norm(a[k], axis=1))
         np.testing.assert_allclose(bg, fac * np.linalg.norm(W[k], axis=1))
+        printed_f, printed_g = prop2_bound(W[k], a[k], eps, x, y, as_printed=True)  # eq. 48 as printed
+        np.testing.assert_allclose(printed_f, (M * eps**2 * E**2 + eps * E) * np.linalg.norm(a[k], axis=1))
+        np.testing.assert_allclose(printed_g, (M * eps**2 * E**2 + eps * E) * np.linalg.norm(W[k], axis=1))
 
 
 def test_theory_config_is_cached_and_crops(tmp_cache, data_dir):
