@@ -22,16 +22,29 @@ export PYTHONHASHSEED := 0
 export PATH := $(BIN):$(PATH)
 export TIMEFORMAT := [took %0Rs]
 
-.PHONY: book test bench venv assets strip clean
+.PHONY: book test unit lint nbval bench venv assets strip clean
 
 book: $(INSTALLED) assets
 	@echo "== building the book (executes every notebook)"
 	time env -u MPLBACKEND jupyter-book build . --all -W -n --keep-going
 	@echo "== open file://$(CURDIR)/$(HTML)/index.html"
 
-test: book
-	@echo "== unit tests, notebooks (nbval) and the built pages in a browser"
-	time python -m pytest tests book/*.ipynb --nbval-lax --nbval-cell-timeout=600
+# The build executes every chapter once; the tests then check the executed copies
+# (tests/test_notebooks.py) instead of executing them a second time.
+test: lint book
+	@echo "== unit tests, doctests, the executed chapters and the built pages in a browser"
+	time python -m pytest tests condense_lib --doctest-modules
+
+# Library tests and doctests only: seconds, no book.
+unit: lint
+	time python -m pytest tests condense_lib --doctest-modules --ignore=tests/test_browser.py --ignore=tests/test_notebooks.py
+
+lint: $(INSTALLED)
+	ruff check condense_lib tests tools benchmarks
+
+# Every chapter executed by nbval, outside the book build (for a chapter edited on its own).
+nbval: $(INSTALLED)
+	time python -m pytest book/*.ipynb --nbval-lax --nbval-cell-timeout=600
 
 # The trainer against a plain PyTorch loop, and the book's execution time; writes
 # benchmarks/results.md, which the book's appendix shows. Not part of `make test`.

@@ -1,10 +1,18 @@
 """condense_lib: the library behind condense-book.
 
-Zhou, Zhou, Li, Xu, "Understanding the Initial Condensation of Convolutional
-Neural Networks". One module per concept of the paper; the public names are
-re-exported here.
+Zhou, Zhou, Li, Xu, "Understanding the Initial Condensation of Convolutional Neural
+Networks". One module per concept of the paper, in three layers that import one way:
+
+- maths (numpy, scipy, torch only): ``activations``, ``condensation``, ``data_matrix``
+  (Z, A, the spectrum), ``linear_dynamics`` (Prop. 1), ``effective_time`` (T_eff, Theorem 1's
+  measures, Prop. 2's bounds), ``losses``;
+- data, model, trainer and runner: ``data``, ``models``, ``two_layer``, ``train``, ``cache``,
+  ``experiments`` (``Config``, ``FIGURES``, ``run``), ``trajectory``;
+- on top: ``studies`` (training runs measured against the theory) and ``plotting``.
+
+The public names are re-exported here: ``import condense_lib as cl; cl.build_Z(...)``.
 """
-from .activations import ACTIVATIONS, Activation, get_activation, multiplicity
+from .activations import ACTIVATIONS, Activation, derivatives_at_zero, get_activation, multiplicity
 from .cache import cache_dir, config_hash, load_or_compute
 from .condensation import (
     aligned_fraction,
@@ -17,75 +25,90 @@ from .condensation import (
     leading_direction,
 )
 from .data import NORMALIZATION, NORMALIZATIONS, POOL, data_dirs, image_pool, load_images, normalize, sample
-from .dynamics import (
+from .data_matrix import (
+    Spectrum,
+    build_A,
+    build_Z,
+    constant_share,
+    label_weighted_mean,
+    spectrum,
+    theta_bar,
+    v1_parts,
+)
+from .effective_time import (
     E_max,
     T_eff,
     T_eff_lower_bound,
-    Theorem1Scan,
     alignment,
     angle_to,
-    closed_form,
     eq59_threshold,
     first_time,
-    frozen_part,
     gamma_exponent,
-    gd_step,
-    linear_field,
     neuron_energy,
     phi,
     prop2_bound,
     prop2_constants,
-    reference_solution,
     relative_change,
-    relative_distance,
     sup_until,
     t_0,
-    theorem1_scan,
+)
+from .experiments import FIGURES, SCALES, Config, Figure, default_scale, figure_names, get_config, run, theory_config
+from .linear_dynamics import (
+    closed_form,
+    frozen_part,
+    gd_step,
+    linear_field,
+    reference_solution,
+    relative_distance,
     velocity,
 )
-from .experiments import (
-    FIGURES,
-    SCALES,
-    Config,
-    Figure,
-    default_scale,
-    figure_names,
-    get_config,
-    get_figure,
-    run,
-    shown_epochs,
-    theory_config,
-)
+from .losses import LOSSES, accuracy, loss_fn
 from .models import CNN, sigma_1
+from .notebook import notebook_setup
 from .plotting import (
     accuracy_curve,
     amplitude_cosine,
+    angle_decay,
+    before_after,
+    before_after_kernels,
+    condensation_panel,
+    eigenvalue_bars,
+    eigenvalue_panels,
+    energies,
     heatmap,
     heatmap_animation,
+    heatmap_row,
     heatmaps,
+    image,
+    kernel_images,
     live_frontend,
     loss_curve,
+    loss_curves,
+    mean_images,
+    moving_frozen,
+    order_plot,
+    real_vs_linear,
+    remainders,
     scrubber,
+    table,
+    timeline,
+    v1_images,
+    width_runs,
+    width_scan,
 )
-from .plotting import eigenvalue_bars, image, kernel_images, markdown_table, order_plot
-from .theory import (
+from .studies import (
     LinearizationCheck,
-    Spectrum,
+    LinearRegime,
+    Theorem1Scan,
     V1Trials,
-    build_A,
-    build_Z,
-    constant_share,
-    derivatives_at_zero,
-    label_weighted_mean,
+    linear_regime,
     linearization_check,
-    spectrum,
-    theta_bar,
+    theorem1_scan,
     theta_per_kernel,
     v1_cosine_trials,
-    v1_parts,
     vector_fields,
 )
-from .train import TrainResult, accuracy, loss_fn, train
+from .train import TrainResult, train
 from .trajectory import CosineFrames, Measures, conv_layers, cosine_frames, measure
 from .two_layer import patches
 

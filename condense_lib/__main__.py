@@ -13,13 +13,12 @@ import argparse
 import sys
 import time
 
-from .cache import cache_dir, config_hash
-from .experiments import FIGURES, RESULTS_VERSION, SCALES, default_scale, figure_names, get_figure, run
+from .cache import cache_dir
+from .experiments import FIGURES, SCALES, default_scale, figure_names, run
 
 
 def _cached(config) -> bool:
-    key = {**config.to_dict(), "results_version": RESULTS_VERSION}
-    return (cache_dir() / f"run-{config_hash(key)}.npz").is_file()
+    return config.cache_path().is_file()
 
 
 def _describe(config) -> str:
@@ -51,7 +50,7 @@ def _run(args) -> int:
             raise ValueError("--device cuda: no CUDA device is available here; use --device cpu")
     done = set()
     for name in names:
-        config = get_figure(name).config(scale)
+        config = FIGURES[name].config(scale)
         if config in done:  # figs. 2, 3 and 8 share one run
             print(f"{name}: same run as above")
             continue

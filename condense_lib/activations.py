@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 
-__all__ = ["Activation", "ACTIVATIONS", "get_activation", "multiplicity"]
+__all__ = ["Activation", "ACTIVATIONS", "get_activation", "multiplicity", "derivatives_at_zero"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,27 @@ def multiplicity(sigma: str | Activation, max_order: int = 4, tol: float = 1e-9)
         if abs(value.item()) > tol:
             return order
     return None
+
+
+def derivatives_at_zero(sigma, order: int = 3) -> np.ndarray:
+    """sigma^(s)(0) for s = 0..order, by autograd (the Taylor coefficients times s!).
+
+    The first nonzero one gives the multiplicity (Definition 1); sigma''(0) sets the
+    size of the first correction to the linear dynamics (eq. 30): O(eps) when
+    sigma''(0) != 0, O(eps^2) when sigma''(0) = 0 (tanh).
+
+    >>> np.allclose(derivatives_at_zero("tanh"), [0, 1, 0, -2])  # tanh = x - x^3 / 3 + ...
+    True
+    """
+    act = get_activation(sigma)
+    if not (isinstance(order, (int, np.integer)) and order >= 0):
+        raise ValueError(f"order must be a non-negative integer, got {order!r}")
+    t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    value, out = act(t), []
+    for _ in range(order + 1):
+        out.append(value.item())
+        if not value.requires_grad:  # a polynomial's higher derivatives are zero
+            value = torch.zeros((), dtype=torch.float64)
+            continue
+        (value,) = torch.autograd.grad(value, t, create_graph=True)
+    return np.asarray(out)

@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
-__all__ = ["cache_dir", "config_hash", "load_or_compute", "read_npz", "write_npz"]
+__all__ = ["cache_dir", "cache_path", "config_hash", "load_or_compute", "read_npz", "write_npz"]
 
 _KEY = "__config__"
 
@@ -35,6 +35,11 @@ def _canonical(config: Mapping) -> str:
 def config_hash(config: Mapping) -> str:
     """First 16 hex digits of the SHA-256 of the configuration as canonical JSON."""
     return hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+
+
+def cache_path(name: str, config: Mapping) -> Path:
+    """The file that holds the arrays computed for ``config``: ``cache_dir() / f"{name}-{config_hash(config)}.npz"``."""
+    return cache_dir() / f"{name}-{config_hash(config)}.npz"
 
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray], config: Mapping) -> None:
@@ -71,10 +76,10 @@ def load_or_compute(
 ) -> dict:
     """Return the cached arrays for ``config``, or compute, store and return them.
 
-    The file is ``cache_dir() / f"{name}-{config_hash(config)}.npz"``. ``validate``
+    The file is ``cache_path(name, config)``. ``validate``
     (optional) checks the arrays read back; a file that fails it is recomputed.
     """
-    path = cache_dir() / f"{name}-{config_hash(config)}.npz"
+    path = cache_path(name, config)
     if use_cache and path.exists():
         arrays = read_npz(path, config)
         if arrays is not None and (validate is None or validate(arrays)):

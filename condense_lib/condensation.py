@@ -13,7 +13,8 @@ Used in every chapter that shows a heatmap.
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from ._checks import as_array
 
 __all__ = [
     "kernel_vectors",
@@ -27,12 +28,6 @@ __all__ = [
 ]
 
 
-def _as_numpy(a) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
-
-
 def kernel_vectors(W, b=None, per: str = "kernel", bias: bool = False) -> np.ndarray:
     """Vectorize a conv layer's weight ``W`` (C_out, C_in, m, m) into rows.
 
@@ -41,29 +36,29 @@ def kernel_vectors(W, b=None, per: str = "kernel", bias: bool = False) -> np.nda
     ``per="filter"``: one row per output channel beta, shape (C_out, C_in*m*m),
     plus b_beta if ``bias`` -- the theta_{W, beta} of Sec. 5.
     """
-    W = _as_numpy(W)
+    W = as_array(W, "W")
     if W.ndim != 4 or W.shape[2] != W.shape[3]:
         raise ValueError(f"W must have shape (C_out, C_in, m, m), got {W.shape}")
     c_out, c_in, m, _ = W.shape
     if per == "kernel":
         rows = W.reshape(c_out * c_in, m * m)
-        bcol = None if b is None else np.repeat(_as_numpy(b), c_in)
+        bcol = None if b is None else np.repeat(as_array(b, "b"), c_in)
     elif per == "filter":
         rows = W.reshape(c_out, c_in * m * m)
-        bcol = None if b is None else _as_numpy(b)
+        bcol = None if b is None else as_array(b, "b")
     else:
         raise ValueError(f"unknown per={per!r}: choose 'kernel' or 'filter'")
     if bias:
         if bcol is None:
             raise ValueError("bias=True needs the bias vector b")
         if bcol.shape[0] != rows.shape[0]:
-            raise ValueError(f"b has {_as_numpy(b).shape[0]} entries but W has {c_out} output channels")
+            raise ValueError(f"b has {len(bcol)} entries but W has {c_out} output channels")
         rows = np.concatenate([rows, bcol[:, None]], axis=1)
     return rows
 
 
 def _unit_rows(V) -> np.ndarray:
-    V = _as_numpy(V)
+    V = as_array(V, "V")
     if V.ndim != 2:
         raise ValueError(f"expected a (k, dim) array of vectors, got shape {V.shape}")
     norms = np.linalg.norm(V, axis=1, keepdims=True)
@@ -88,7 +83,7 @@ def cluster_order(cos) -> np.ndarray:
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
-    cos = _as_numpy(cos)
+    cos = as_array(cos, "cos")
     k = cos.shape[0]
     if k < 3:
         return np.arange(k)
@@ -100,7 +95,7 @@ def cluster_order(cos) -> np.ndarray:
 
 def amplitudes(V) -> np.ndarray:
     """Euclidean norm of each row (the kernel amplitude of Figs. 6b, 12b)."""
-    return np.linalg.norm(_as_numpy(V), axis=1)
+    return np.linalg.norm(as_array(V, "V"), axis=1)
 
 
 def cosine_with_ones(V) -> np.ndarray:

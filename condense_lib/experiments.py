@@ -25,24 +25,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import textwrap
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-from .cache import load_or_compute
+from .cache import cache_path, load_or_compute
 from .data import sample
 from .models import CNN
-from .train import TrainResult, train
+from .train import TrainResult, recorded_epochs, show_progress, train
 
-__all__ = [
-    "Config", "Figure", "FIGURES", "SCALES", "theory_config", "get_config", "get_figure", "shown_epochs",
-    "figure_names", "default_scale", "run",
-]
+__all__ = ["Config", "Figure", "FIGURES", "SCALES", "theory_config", "get_config", "figure_names", "default_scale", "run"]
 
 SCALES = ("fast", "paper")
 
@@ -82,8 +79,8 @@ class Config:
         return self.lr * self.epochs
 
     def recorded(self) -> list:
-        """The epochs whose parameters a run keeps."""
-        return sorted(set(self.snapshot_epochs) or {0, self.epochs})
+        """The epochs whose parameters a run keeps (``train.recorded_epochs``)."""
+        return recorded_epochs(self.snapshot_epochs, self.epochs)
 
     def times(self) -> np.ndarray:
         """The gradient-flow times lr * e of the recorded epochs e (eq. 20), (S,)."""
@@ -95,6 +92,15 @@ class Config:
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
+    def cache_key(self) -> dict:
+        """What identifies this run's result in the cache: every field and ``RESULTS_VERSION``
+        (the one definition the runner, the CLI and the tests use)."""
+        return {**self.to_dict(), "results_version": RESULTS_VERSION}
+
+    def cache_path(self) -> Path:
+        """The cache file of this run, ``run-<hash of cache_key()>.npz`` in ``cache_dir()``."""
+        return cache_path("run", self.cache_key())
+
     def data(self):
         """The images x (n, C, H, W) and targets y of this configuration (``data.sample``)."""
         return sample(self.dataset, self.n, self.seed, self.split, self.target, crop=self.crop)
@@ -102,11 +108,7 @@ class Config:
     def build(self):
         """The data ``(x, y)`` and the freshly initialized model of this configuration."""
         x, y = self.data()
-        model = CNN(
-            tuple(x.shape[1:]), self.channels, self.m, self.activation, self.head, self.d,
-            self.hidden, self.init, self.gamma, self.sigma_2, self.eps, self.seed,
-        )
-        return x, y, model
+        return x, y, CNN.from_config(self, tuple(x.shape[1:]))
 
 
 # Parameters not recorded in snapshots: the hidden layer of the "fc" head (Figs. 2-4) has
@@ -169,28 +171,22 @@ def run(config: Config, device: str = "cpu", use_cache: bool = True, progress: O
     The snapshots keep every parameter except those named in ``UNRECORDED``. On a CUDA
     device TF32 is off during the run.
 
-    ``progress``: a progress bar while training. Default: as ``CONDENSE_PROGRESS`` says
-    when it is set, else only in a terminal or a live notebook session, never in a
-    headless build (``jupyter-book``, ``nbclient``), whose outputs must hold no timings.
+    ``progress``: a progress bar while training (``train.show_progress`` decides when ``None``).
     """
     if not isinstance(config, Config):
         raise TypeError(f"run() takes a Config, got {type(config).__name__}; see condense_lib.get_config")
-    if progress is None and "CONDENSE_PROGRESS" not in os.environ:
-        from .plotting import live_frontend
-
-        progress = live_frontend() or sys.stderr.isatty()
+    progress = show_progress(progress)
 
     def compute():
         x, y, model = config.build()
         with _full_float32(device):
             result = train(
-                model, x, y, config.optimizer, config.lr, config.epochs, config.loss,
-                config.snapshot_epochs or None, device, progress, unrecorded=UNRECORDED,
+                model, x, y, optimizer=config.optimizer, lr=config.lr, epochs=config.epochs, loss=config.loss,
+                snapshot_epochs=config.snapshot_epochs, device=device, progress=progress, unrecorded=UNRECORDED,
             )
         return result.to_arrays()
 
-    key = {**config.to_dict(), "results_version": RESULTS_VERSION}
-    arrays = load_or_compute("run", key, compute, _valid(config), use_cache)
+    arrays = load_or_compute("run", config.cache_key(), compute, _valid(config), use_cache)
     return TrainResult.from_arrays(arrays)
 
 
@@ -275,10 +271,9 @@ _FIG2_FAST = _CIFAR.replace(channels=_THREE, n=100, lr=2e-4, epochs=80, **_CE,
                             snapshot_epochs=(0, 4, 6, 8, 10, 20, 40, 60, 80))
 _FIG2_DIFFERS = (
     "n = 100 images instead of 500, and lr = 2e-4 for 80 epochs instead of 2e-6 for a length the "
-    "paper does not give (10,000 epochs at the paper scale). The figure is the end of training: "
-    "80 such steps fit 100 images (training accuracy 0.99) but only 60% of 500, and an epoch costs "
-    "0.87 s at n = 500 against 0.17 s at n = 100 on the book's 2-core CPU. The initial stage is "
-    "shown at epoch 8, a recorded epoch with the accuracy below 20%, as in the paper.")
+    "paper does not give (10,000 epochs at the paper scale): a step that costs a fifth as much on a "
+    "CPU, and a hundred times fewer steps. The initial stage is shown at epoch 8, a recorded epoch "
+    "before the accuracy rises, as the paper shows epoch 300.")
 
 _FIG12_PAPER = Config(
     dataset="mnist", split="test", n=500, channels=(32,), m=3, activation="tanh", head="linear",
@@ -291,115 +286,107 @@ def _fig4(activation, epochs, lr_fast, epochs_fast):
                            snapshot_epochs=_every(epochs, 8))
     fast = paper.replace(n=100, lr=lr_fast, epochs=epochs_fast, snapshot_epochs=_every(epochs_fast, 5))
     return Figure(
-        f"fig4_{activation}",
-        f"CIFAR-10, 32C-(1024)-10, {activation}, m = 5, gamma = 2, Adam, cross-entropy (Fig. 4)",
-        paper, fast, (epochs,), (epochs_fast,),
-        f"n = 100 instead of 500, and lr = {lr_fast:g} for {epochs_fast} epochs instead of 5e-7 for "
-        f"{epochs}: the same Adam budget lr x epochs = {5e-7 * epochs:.2g}. An epoch costs 0.6 s at "
-        f"n = 500 against 0.16 s at n = 100 on the book's 2-core CPU, most of it in the "
-        f"25-million-weight FC layer; at n = 500 the same schedules condense the ReLU and tanh "
-        f"kernels as well (aligned fraction 0.94 and 0.97), but the sigmoid kernels spread again "
-        f"by epoch 25 (1.24 effective directions).")
+        name=f"fig4_{activation}",
+        caption=f"CIFAR-10, 32C-(1024)-10, {activation}, m = 5, gamma = 2, Adam, cross-entropy (Fig. 4)",
+        paper=paper, fast=fast, shown_paper=(epochs,), shown_fast=(epochs_fast,),
+        differs=f"n = 100 instead of 500, and lr = {lr_fast:g} for {epochs_fast} epochs instead of 5e-7 for "
+                f"{epochs}: the same Adam budget lr x epochs = {5e-7 * epochs:.2g}. Most of an epoch's cost is "
+                f"the 25-million-weight FC layer, which grows with n.")
 
 
-def _fig10(activation, lr, epochs, lr_fast, epochs_fast, note=""):
+def _fig10(activation, lr, epochs, lr_fast, epochs_fast):
     paper = _MNIST.replace(channels=(32,), activation=activation, lr=lr, epochs=epochs, **_REGRESSION,
                            snapshot_epochs=_every(epochs, 8))
     fast = paper.replace(lr=lr_fast, epochs=epochs_fast, snapshot_epochs=_every(epochs_fast, 8))
     return Figure(
-        f"fig10_{activation}",
-        f"MNIST, 32C-1, {activation}, m = 5, gamma = 2, Adam, MSE (Fig. 10)",
-        paper, fast, (epochs,), (epochs_fast,),
-        f"lr = {lr_fast:g} for {epochs_fast} epochs instead of {lr:g} for {epochs}: the same Adam "
-        f"budget lr x epochs = {lr * epochs:.3g}." + note)
+        name=f"fig10_{activation}",
+        caption=f"MNIST, 32C-1, {activation}, m = 5, gamma = 2, Adam, MSE (Fig. 10)",
+        paper=paper, fast=fast, shown_paper=(epochs,), shown_fast=(epochs_fast,),
+        differs=f"lr = {lr_fast:g} for {epochs_fast} epochs instead of {lr:g} for {epochs}: the same Adam "
+                f"budget lr x epochs = {lr * epochs:.3g}. Adam is not exactly invariant under this change.")
 
 
 _FIG_LIST = [
-    Figure("fig2", "CIFAR-10, 3 x 32C-(1024)-10, tanh, m = 5, gamma = 2, Adam, cross-entropy: the end of training (Fig. 2)",
-           _FIG2_PAPER, _FIG2_FAST, (10000,) * 3, (80,) * 3, _FIG2_DIFFERS),
-    Figure("fig3", "The initial stage of the Fig. 2 run, at accuracy below 20% (Fig. 3)",
-           _FIG2_PAPER, _FIG2_FAST, (300,) * 3, (8,) * 3, _FIG2_DIFFERS),
-    Figure("fig8", "The training accuracy of the Fig. 2 run (Fig. 8)",
-           _FIG2_PAPER, _FIG2_FAST, (10000,) * 3, (80,) * 3, _FIG2_DIFFERS),
+    Figure(name="fig2", caption="CIFAR-10, 3 x 32C-(1024)-10, tanh, m = 5, gamma = 2, Adam, cross-entropy: "
+                                "the end of training (Fig. 2)",
+           paper=_FIG2_PAPER, fast=_FIG2_FAST, shown_paper=(10000,) * 3, shown_fast=(80,) * 3, differs=_FIG2_DIFFERS),
+    Figure(name="fig3", caption="The initial stage of the Fig. 2 run, at accuracy below 20% (Fig. 3)",
+           paper=_FIG2_PAPER, fast=_FIG2_FAST, shown_paper=(300,) * 3, shown_fast=(8,) * 3, differs=_FIG2_DIFFERS),
+    Figure(name="fig8", caption="The training accuracy of the Fig. 2 run (Fig. 8)",
+           paper=_FIG2_PAPER, fast=_FIG2_FAST, shown_paper=(10000,) * 3, shown_fast=(80,) * 3, differs=_FIG2_DIFFERS),
     _fig4("relu", 1000, 2e-5, 25),
     _fig4("sigmoid", 5000, 1e-4, 25),
     _fig4("tanh", 300, 1e-5, 15),
     Figure(
-        "fig5", "CIFAR-10, 3 x 32C-10 with softmax, tanh, m = 5, gamma = 1.2, Adam, MSE on one-hot labels (Fig. 5)",
-        _CIFAR.replace(channels=_THREE, gamma=1.2, lr=1e-6, epochs=300, **_MSE_SOFTMAX,
-                       snapshot_epochs=_every(300, 6, 200)),
-        _CIFAR.replace(channels=_THREE, gamma=1.2, lr=1e-4, epochs=40, **_MSE_SOFTMAX,
-                       snapshot_epochs=_every(40, 8)),
-        (200, 300, 300), (40, 40, 40),
-        "lr = 1e-4 for 40 epochs instead of 1e-6 for 300: 13 times the "
-        "paper's Adam budget lr x epochs. With the book's standardized pixels the gradients that "
-        "reach the conv layers at this initialization are about 1e-9, below Adam's eps = 1e-8, where "
-        "Adam moves by about lr x gradient / eps rather than by lr: with the paper's budget (lr = 1e-5 "
-        "for 30 epochs) the kernels have barely moved. Layer 1 condenses last here, so all three "
-        "layers are shown at the last epoch, where the paper shows layer 1 at 200 and the others at 300."),
+        name="fig5",
+        caption="CIFAR-10, 3 x 32C-10 with softmax, tanh, m = 5, gamma = 1.2, Adam, MSE on one-hot labels (Fig. 5)",
+        paper=_CIFAR.replace(channels=_THREE, gamma=1.2, lr=1e-6, epochs=300, **_MSE_SOFTMAX,
+                             snapshot_epochs=_every(300, 6, 200)),
+        fast=_CIFAR.replace(channels=_THREE, gamma=1.2, lr=1e-4, epochs=40, **_MSE_SOFTMAX,
+                            snapshot_epochs=_every(40, 8)),
+        shown_paper=(200, 300, 300), shown_fast=(40, 40, 40),
+        differs="lr = 1e-4 for 40 epochs instead of 1e-6 for 300: 13 times the paper's Adam budget "
+                "lr x epochs. At this initialization the gradients that reach the conv layers sit below "
+                "Adam's eps = 1e-8, where Adam moves by about lr x gradient / eps rather than by lr, so "
+                "the paper's budget in fewer steps barely moves the kernels. All three layers are shown "
+                "at the last epoch, where the paper shows layer 1 at 200 and the others at 300."),
     Figure(
-        "fig6", "CIFAR-10, two-layer CNN 32C-1, tanh, m = 3, gamma = 4, GD, MSE (Fig. 6)",
-        _CIFAR.replace(channels=(32,), m=3, gamma=4.0, optimizer="gd", lr=5e-6, epochs=4500, **_REGRESSION,
-                       snapshot_epochs=_every(4500, 9)),
-        _CIFAR.replace(channels=(32,), m=3, gamma=4.0, optimizer="gd", lr=1.5e-4, epochs=150, **_REGRESSION,
-                       snapshot_epochs=_every(150, 6)),
-        (4500,), (150,),
-        "lr = 1.5e-4 for 150 epochs instead of 5e-6 for 4500: the same "
-        "gradient-flow time t = lr x epochs = 0.0225 (eq. 20) in 30 times fewer steps."),
+        name="fig6", caption="CIFAR-10, two-layer CNN 32C-1, tanh, m = 3, gamma = 4, GD, MSE (Fig. 6)",
+        paper=_CIFAR.replace(channels=(32,), m=3, gamma=4.0, optimizer="gd", lr=5e-6, epochs=4500, **_REGRESSION,
+                             snapshot_epochs=_every(4500, 9)),
+        fast=_CIFAR.replace(channels=(32,), m=3, gamma=4.0, optimizer="gd", lr=1.5e-4, epochs=150, **_REGRESSION,
+                            snapshot_epochs=_every(150, 6)),
+        shown_paper=(4500,), shown_fast=(150,),
+        differs="lr = 1.5e-4 for 150 epochs instead of 5e-6 for 4500: the same gradient-flow time "
+                "t = lr x epochs = 0.0225 (eq. 20) in 30 times fewer steps."),
     Figure(
-        "fig9", "CIFAR-10, 3 x 32C-1, tanh, m = 3, gamma = 2, Adam, MSE on the label (Fig. 9)",
-        _CIFAR.replace(channels=_THREE, m=3, lr=5e-6, epochs=200, **_REGRESSION, snapshot_epochs=_every(200, 8)),
-        _CIFAR.replace(channels=_THREE, m=3, n=200, lr=3.3e-5, epochs=30, **_REGRESSION, snapshot_epochs=_every(30, 6)),
-        (200,) * 3, (30,) * 3,
-        "n = 200 instead of 500, and lr = 3.3e-5 for 30 epochs instead of 5e-6 for 200: the same Adam "
-        "budget lr x epochs = 1e-3. At n = 500 (0.59 s an epoch against 0.15 s at n = 200 on the "
-        "book's 2-core CPU) the same schedule condenses all three layers as well, but the red part "
-        "of layer 1's leading filter is then far from the all-ones direction (cosine 0.34 against "
-        "1.00 for green and blue): the noisy red channel of v1 that the chapter on Z measures."),
-    _fig10("sigmoid", 5e-7, 252, 3.15e-6, 40, " Adam is not exactly invariant under this change: 20 "
-           "steps twice as large condense the sigmoid kernels less (aligned fraction 0.75, not 0.9)."),
+        name="fig9", caption="CIFAR-10, 3 x 32C-1, tanh, m = 3, gamma = 2, Adam, MSE on the label (Fig. 9)",
+        paper=_CIFAR.replace(channels=_THREE, m=3, lr=5e-6, epochs=200, **_REGRESSION, snapshot_epochs=_every(200, 8)),
+        fast=_CIFAR.replace(channels=_THREE, m=3, n=200, lr=3.3e-5, epochs=30, **_REGRESSION,
+                            snapshot_epochs=_every(30, 6)),
+        shown_paper=(200,) * 3, shown_fast=(30,) * 3,
+        differs="n = 200 instead of 500, and lr = 3.3e-5 for 30 epochs instead of 5e-6 for 200: the same "
+                "Adam budget lr x epochs = 1e-3. At n = 500 the red part of layer 1's leading filter "
+                "follows the noisy red channel of v1 that the chapter on Z measures."),
+    _fig10("sigmoid", 5e-7, 252, 3.15e-6, 40),
     _fig10("relu", 5e-7, 302, 3.775e-6, 40),
     _fig10("tanh", 5e-6, 200, 2.5e-5, 40),
     Figure(
-        "fig11", "MNIST, 3 x 32C-1, tanh, m = 5, gamma = 2, Adam, MSE (Fig. 11)",
-        _MNIST.replace(channels=_THREE, lr=5e-7, epochs=100, **_REGRESSION, snapshot_epochs=_every(100, 5)),
-        _MNIST.replace(channels=_THREE, lr=2.5e-6, epochs=20, **_REGRESSION, snapshot_epochs=_every(20, 5)),
-        (100,) * 3, (20,) * 3,
-        "lr = 2.5e-6 for 20 epochs instead of 5e-7 for 100: the same Adam budget lr x epochs = 5e-5."),
+        name="fig11", caption="MNIST, 3 x 32C-1, tanh, m = 5, gamma = 2, Adam, MSE (Fig. 11)",
+        paper=_MNIST.replace(channels=_THREE, lr=5e-7, epochs=100, **_REGRESSION, snapshot_epochs=_every(100, 5)),
+        fast=_MNIST.replace(channels=_THREE, lr=2.5e-6, epochs=20, **_REGRESSION, snapshot_epochs=_every(20, 5)),
+        shown_paper=(100,) * 3, shown_fast=(20,) * 3,
+        differs="lr = 2.5e-6 for 20 epochs instead of 5e-7 for 100: the same Adam budget lr x epochs = 5e-5."),
     Figure(
-        "fig12", "MNIST, two-layer CNN 32C-1, tanh, m = 3, gamma = 2, GD, MSE (Fig. 12)",
-        _FIG12_PAPER, _FIG12_PAPER.replace(lr=5e-5, epochs=360, snapshot_epochs=(0, 180, 360)),
-        (3600,), (360,),
-        "lr = 5e-5 for 360 epochs instead of 5e-6 for 3600: the same gradient-flow time t = 0.018 "
-        "(eq. 20) in 10 times fewer steps."),
+        name="fig12", caption="MNIST, two-layer CNN 32C-1, tanh, m = 3, gamma = 2, GD, MSE (Fig. 12)",
+        paper=_FIG12_PAPER, fast=_FIG12_PAPER.replace(lr=5e-5, epochs=360, snapshot_epochs=(0, 180, 360)),
+        shown_paper=(3600,), shown_fast=(360,),
+        differs="lr = 5e-5 for 360 epochs instead of 5e-6 for 3600: the same gradient-flow time t = 0.018 "
+                "(eq. 20) in 10 times fewer steps."),
     Figure(
-        "fig13", "MNIST, two-layer CNN 320C-1, tanh, m = 3, gamma = 2, GD, MSE (Fig. 13)",
-        _FIG12_PAPER.replace(channels=(320,), epochs=7000, snapshot_epochs=_every(7000, 7)),
-        _FIG12_PAPER.replace(channels=(320,), lr=7e-4, epochs=50, snapshot_epochs=_every(50, 5)),
-        (7000,), (50,),
-        "lr = 7e-4 for 50 epochs instead of 5e-6 for 7000: the same gradient-flow time "
-        "t = 0.035 (eq. 20) in 140 times fewer steps (steps half as large, 3.5e-4 for 100 "
-        "epochs, give the same measures to two decimals)."),
+        name="fig13", caption="MNIST, two-layer CNN 320C-1, tanh, m = 3, gamma = 2, GD, MSE (Fig. 13)",
+        paper=_FIG12_PAPER.replace(channels=(320,), epochs=7000, snapshot_epochs=_every(7000, 7)),
+        fast=_FIG12_PAPER.replace(channels=(320,), lr=7e-4, epochs=50, snapshot_epochs=_every(50, 5)),
+        shown_paper=(7000,), shown_fast=(50,),
+        differs="lr = 7e-4 for 50 epochs instead of 5e-6 for 7000: the same gradient-flow time "
+                "t = 0.035 (eq. 20) in 140 times fewer steps."),
 ]
 
-FIGURES = {f.name: f for f in _FIG_LIST}
+
+class _Figures(dict):
+    """``FIGURES[name]``: a missing name is an error that lists the figures."""
+
+    def __missing__(self, name):
+        raise KeyError(f"unknown figure {name!r}: choose one of {sorted(self)}")
 
 
-def get_figure(name: str) -> Figure:
-    """The ``Figure`` called ``name`` (one of ``FIGURES``)."""
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}: choose one of {sorted(FIGURES)}")
-    return FIGURES[name]
+FIGURES = _Figures((f.name, f) for f in _FIG_LIST)
 
 
 def get_config(name: str, scale: Optional[str] = None) -> Config:
-    """The configuration of figure ``name`` at ``scale`` (default: ``default_scale()``)."""
-    return get_figure(name).config(scale)
-
-
-def shown_epochs(name: str, scale: Optional[str] = None) -> tuple:
-    """The epoch figure ``name`` shows for each conv layer at ``scale``."""
-    return get_figure(name).shown(scale)
+    """The configuration of figure ``name`` at ``scale`` (default: ``default_scale()``):
+    ``FIGURES[name].config(scale)``."""
+    return FIGURES[name].config(scale)
 
 
 def figure_names(selection) -> list[str]:

@@ -19,7 +19,6 @@ Used in every chapter.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import torch
@@ -49,13 +48,24 @@ class CNN(nn.Module):
     init : ``"paper"`` (with ``gamma``, ``sigma_2``) or ``"theory"`` (with ``eps``).
     seed : seed of the initialization.
 
-    The forward pass returns ``(n,)`` when d = 1 and ``(n, d)`` otherwise.
+    The forward pass returns ``(n,)`` when d = 1 and ``(n, d)`` otherwise. Every parameter
+    after ``channels`` is keyword-only; ``CNN.from_config(config, in_shape)`` builds the
+    network of a ``Config``.
     """
+
+    @classmethod
+    def from_config(cls, config, in_shape: Sequence[int]) -> "CNN":
+        """The freshly initialized network of ``config`` (an ``experiments.Config``) for
+        images of shape ``in_shape`` (C, H, W)."""
+        return cls(in_shape, config.channels, m=config.m, activation=config.activation, head=config.head,
+                   d=config.d, hidden=config.hidden, init=config.init, gamma=config.gamma, sigma_2=config.sigma_2,
+                   eps=config.eps, seed=config.seed)
 
     def __init__(
         self,
         in_shape: Sequence[int] = (1, 28, 28),
         channels: Sequence[int] = (32,),
+        *,
         m: int = 3,
         activation: str = "tanh",
         head: str = "linear",
@@ -98,10 +108,10 @@ class CNN(nn.Module):
         else:
             self.fc = nn.Linear(features, hidden)
             self.readout = nn.Linear(hidden, d)
-        self.reset_parameters(init, gamma, sigma_2, eps, seed)
+        self.reset_parameters(init=init, gamma=gamma, sigma_2=sigma_2, eps=eps, seed=seed)
 
     @torch.no_grad()
-    def reset_parameters(self, init="paper", gamma=2.0, sigma_2=1e-4, eps=None, seed=0):
+    def reset_parameters(self, *, init="paper", gamma=2.0, sigma_2=1e-4, eps=None, seed=0):
         """Draw every parameter from its normal law (Sec. 4.1, or eqs. 3-4)."""
         gen = torch.Generator().manual_seed(int(seed))
         for conv in self.convs:

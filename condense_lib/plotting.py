@@ -14,10 +14,15 @@ import sys
 
 import numpy as np
 
+from .condensation import amplitudes, cluster_order, cosine_matrix, cosine_with_ones
+
 __all__ = [
     "heatmap", "amplitude_cosine", "loss_curve", "accuracy_curve",
-    "eigenvalue_bars", "kernel_images", "image", "order_plot", "markdown_table",
+    "eigenvalue_bars", "kernel_images", "image", "order_plot", "table",
     "heatmaps", "heatmap_animation", "scrubber", "live_frontend",
+    "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
+    "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
+    "timeline", "width_runs", "width_scan",
 ]
 
 
@@ -62,18 +67,14 @@ def amplitude_cosine(amplitude, cos_ones, ax=None, title=None):
     return ax
 
 
-def loss_curve(loss, ax=None, title=None, label=None, marks=()):
-    """Training loss against the epoch (Fig. 15; log scale when it spans decades), with vertical
-    lines at the epochs in ``marks`` (e.g. the epochs whose heatmaps are shown)."""
+def _epoch_curve(values, ax, title, label, marks, ylabel):
     ax = _axes(ax, figsize=(4.6, 3.2))
-    loss = np.asarray(loss)
-    ax.plot(np.arange(len(loss)), loss, label=label)
-    if loss.min() > 0 and loss.max() / loss.min() > 10:  # log scale only when it spans decades
-        ax.set_yscale("log")
+    values = np.asarray(values)
+    ax.plot(np.arange(len(values)), values, label=label)
     for e in marks:
         ax.axvline(e, color="0.6", ls="--", lw=0.8)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     if label:
@@ -81,17 +82,23 @@ def loss_curve(loss, ax=None, title=None, label=None, marks=()):
     return ax
 
 
-def accuracy_curve(acc, ax=None, title=None, label=None):
-    """Training accuracy against the epoch (Fig. 8)."""
-    ax = _axes(ax, figsize=(4.6, 3.2))
-    ax.plot(np.arange(len(acc)), acc, label=label)
+def loss_curve(loss, ax=None, title=None, label=None, marks=()):
+    """Training loss against the epoch (Fig. 15; log scale when it spans decades), with vertical
+    lines at the epochs in ``marks`` (e.g. the epochs whose heatmaps are shown)."""
+    ax = _epoch_curve(loss, ax, title, label, marks, "training loss")
+    loss = np.asarray(loss)
+    if loss.min() > 0 and loss.max() / loss.min() > 10:  # log scale only when it spans decades
+        ax.set_yscale("log")
+    return ax
+
+
+def accuracy_curve(acc, ax=None, title=None, label=None, marks=(), level=None):
+    """Training accuracy against the epoch (Fig. 8), with dashed lines at the epochs in
+    ``marks`` and a horizontal line at ``level``."""
+    ax = _epoch_curve(acc, ax, title, label, marks, "training accuracy")
+    if level is not None:
+        ax.axhline(level, color="0.6", lw=0.8)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training accuracy")
-    if title:
-        ax.set_title(title)
-    if label:
-        ax.legend()
     return ax
 
 
@@ -179,13 +186,34 @@ def order_plot(eps, curves, ax=None, ref_slopes=(1, 2), ylabel="relative error",
     return ax
 
 
-def markdown_table(header, rows):
-    """A table as Markdown, for display in a notebook (``header``: column names; ``rows``: lists of cells)."""
-    from IPython.display import Markdown
+class Table:
+    """A table that renders as an HTML table in a notebook and in the built book, and as
+    Markdown where HTML is not shown (``table`` builds it)."""
 
-    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    return Markdown("\n".join(lines))
+    def __init__(self, header, rows):
+        self.header, self.rows = [str(h) for h in header], [[str(c) for c in r] for r in rows]
+
+    def _repr_html_(self) -> str:
+        import html
+
+        def cell(tag, text):
+            bold = text.startswith("**") and text.endswith("**") and len(text) > 4
+            body = f"<b>{html.escape(text[2:-2])}</b>" if bold else html.escape(text)
+            return f"<{tag}>{body}</{tag}>"
+
+        head = "".join(cell("th", h) for h in self.header)
+        body = "".join("<tr>" + "".join(cell("td", c) for c in r) + "</tr>" for r in self.rows)
+        return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def _repr_markdown_(self) -> str:
+        lines = ["| " + " | ".join(self.header) + " |", "|" + " --- |" * len(self.header)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in self.rows])
+
+
+def table(header, rows) -> Table:
+    """A table for display in a notebook (``header``: column names; ``rows``: lists of cells;
+    a cell written ``**text**`` is bold)."""
+    return Table(header, rows)
 
 
 def _layer_title(frames, j, epoch, label=None):
@@ -196,6 +224,7 @@ def _layer_title(frames, j, epoch, label=None):
 def _row(n, axes, panel=3.0):
     import matplotlib.pyplot as plt
 
+    panel = min(panel, (WIDTH - 0.6) / n)
     if axes is None:
         _, axes = plt.subplots(1, n, figsize=(panel * n + 0.6, panel), layout="constrained", squeeze=False)
         axes = axes[0]
@@ -316,3 +345,248 @@ def scrubber(frames, interactive=None, **animation):
         plt.show()
 
     return widgets.VBox([slider, widgets.interactive_output(draw, {"epoch": slider})])
+
+
+# ----------------------------------------------------------------------------- chapter figures
+# Every figure a chapter draws, so that a chapter holds one call per figure. Widths stay at or
+# under WIDTH inches, the book's text column at 100 dpi, so that the tick labels stay legible.
+
+WIDTH = 8.0
+
+
+def _grid(rows, cols, height, width=WIDTH, **kw):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), layout="constrained", squeeze=False, **kw)
+    return fig, axes
+
+
+def before_after(frames, shown, labels=None):
+    """Heatmaps at initialization (top row) and at the ``shown`` epoch(s) (bottom row).
+
+    ``frames``: one ``CosineFrames`` (a column per conv layer; ``shown`` one epoch or one per
+    layer, as Figs. 2, 3, 5, 9, 11), or a list of ``CosineFrames`` of one layer each (a column
+    per run, as Figs. 4 and 10; ``shown`` one epoch per run, ``labels`` one title prefix per run).
+    Returns the (2, columns) axes."""
+    runs = list(frames) if isinstance(frames, (list, tuple)) else [frames]
+    columns = sum(len(f.layers) for f in runs)
+    _, axes = _grid(2, columns, 2.0 * WIDTH / columns + 0.6 if columns > 1 else 6.0,
+                    width=WIDTH if columns > 1 else 4.2)
+    shown = [shown] if len(runs) == 1 else list(shown)
+    labels = labels or [None] * len(runs)
+    j = 0
+    for f, epochs, label in zip(runs, shown, labels):
+        k = len(f.layers)
+        last = j + k == columns
+        heatmaps(f, 0, axes=axes[0, j:j + k], colorbar=False, label=label)
+        heatmaps(f, epochs if np.ndim(epochs) else int(epochs), axes=axes[1, j:j + k], colorbar=last, label=label)
+        j += k
+    return axes
+
+
+def heatmap_row(frames, epoch, labels=None):
+    """Layer 1 of each ``CosineFrames`` in ``frames`` at ``epoch``, side by side (e.g. one
+    vector per filter against one per kernel). Returns the axes."""
+    _, axes = _grid(1, len(frames), 3.6, width=3.8 * len(frames))
+    labels = labels or [None] * len(frames)
+    for j, (f, label) in enumerate(zip(frames, labels)):
+        heatmaps(f, epoch, axes=axes[0, j:j + 1], colorbar=j == len(frames) - 1, label=label)
+    return axes[0]
+
+
+def condensation_panel(frames, V_end, epoch):
+    """Figs. 6, 12 and 13 in one row: the cosine heatmap at initialization and at ``epoch``,
+    and (b) each kernel's amplitude and cosine with the all-ones vector at ``epoch``
+    (``V_end``: the kernel vectors then, one row each). Returns the three axes."""
+    _, axes = _grid(1, 3, 3.0, width_ratios=[1, 1, 1.4])
+    axes = axes[0]
+    heatmaps(frames, 0, axes=axes[:1], colorbar=False)
+    heatmaps(frames, epoch, axes=axes[1:2], colorbar=False)
+    amplitude_cosine(amplitudes(V_end), cosine_with_ones(V_end), ax=axes[2], title=f"(b) epoch {int(epoch)}")
+    return axes
+
+
+def before_after_kernels(V_before, V_after, titles):
+    """The first chapter's two rows: the cosine heatmaps of the kernel vectors before and after,
+    in one order (the clustering of ``V_after``), and each kernel's amplitude and cosine with
+    the all-ones vector (Fig. 12 (a) and (b)). Returns the (2, 2) axes."""
+    _, axes = _grid(2, 2, 6.4)
+    order = cluster_order(cosine_matrix(V_after))
+    for j, (V, title) in enumerate(zip((V_before, V_after), titles)):
+        heatmap(cosine_matrix(np.asarray(V)[order]), ax=axes[0, j], title=title, colorbar=j == 1)
+        amplitude_cosine(amplitudes(V), cosine_with_ones(V), ax=axes[1, j], title=title)
+    return axes
+
+
+def loss_curves(losses, marks=None):
+    """One training-loss panel per run (``losses``: dict title -> loss per epoch), with dashed
+    lines at ``marks[title]`` (the epochs shown). Returns the axes."""
+    _, axes = _grid(1, len(losses), 2.8)
+    for ax, (title, loss) in zip(axes[0], losses.items()):
+        loss_curve(loss, ax=ax, title=title, marks=(marks or {}).get(title, ()))
+    return axes[0]
+
+
+def mean_images(images):
+    """The label-weighted mean image z of eq. 31, one panel per channel (``images``: dict
+    title -> (C, H, W))."""
+    panels = [(f"{title}, channel {'RGB'[a]}" if len(img) == 3 else title, img[a])
+              for title, img in images.items() for a in range(len(img))]
+    _, axes = _grid(1, len(panels), 2.3)
+    for ax, (title, img) in zip(axes[0], panels):
+        image(img, ax=ax, title=title)
+    return axes[0]
+
+
+def eigenvalue_panels(spectra, k):
+    """``eigenvalue_bars`` side by side (``spectra``: dict title -> eigenvalues (k,) or (T, k);
+    ``k``: the count shown, one for all or a dict title -> count)."""
+    _, axes = _grid(1, len(spectra), 3.0)
+    for ax, (title, ev) in zip(axes[0], spectra.items()):
+        eigenvalue_bars(ev, k=k[title] if isinstance(k, dict) else k, ax=ax, title=title)
+    return axes[0]
+
+
+def v1_images(parts, m):
+    """The channel parts of v_1 as m x m images (``parts``: dict title -> (C, m^2))."""
+    import matplotlib.pyplot as plt
+
+    panels = [(f"{title}, {'RGB'[a]}" if len(p) == 3 else title, row) for title, p in parts.items() for a, row in enumerate(p)]
+    _, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 2.3), layout="constrained")
+    return kernel_images(np.stack([row for _, row in panels]), m, axes=axes, titles=[t for t, _ in panels])
+
+
+def angle_decay(lambda_t, angles, gap_rate):
+    """The angle of each kernel to the line of v_1 along the closed form (grey), its median
+    (blue) and the rate exp(-(lambda_1 - lambda_2) t) (dashed); ``lambda_t`` (T,), ``angles``
+    (T, M) in radians, ``gap_rate`` (lambda_1 - lambda_2) / lambda_1."""
+    ax = _axes(None, figsize=(6, 3.6))
+    degrees = np.degrees(angles)
+    ax.semilogy(lambda_t, degrees, color="0.75", lw=0.7)
+    median = np.median(degrees, axis=1)
+    ax.semilogy(lambda_t, median, color="tab:blue", lw=2.5, label=f"median over {angles.shape[1]} kernels")
+    ax.semilogy(lambda_t, median[-1] * np.exp(-gap_rate * (lambda_t - lambda_t[-1])), "k--",
+                label=r"slope $-(\lambda_1-\lambda_2)$")
+    ax.set_xlabel(r"$\lambda_1 t$")
+    ax.set_ylabel(r"angle to the line of $\mathbf{v}_1$ (degrees)")
+    ax.legend()
+    return ax
+
+
+def moving_frozen(lambda_t, moving, frozen):
+    """The norm of the moving part (the span of the v_k) and of the frozen part (Remark 5)."""
+    ax = _axes(None, figsize=(6, 3.4))
+    ax.semilogy(lambda_t, moving, label=r"moving part, span of the $\mathbf{v}_k$")
+    ax.semilogy(lambda_t, frozen, label="frozen part (Remark 5)")
+    ax.set_xlabel(r"$\lambda_1 t$ (this crop's $\lambda_1$)")
+    ax.set_ylabel("norm over the kernels")
+    ax.legend()
+    return ax
+
+
+def real_vs_linear(regime, euler, kernels=4):
+    """Left: the relative distance of the real run from the linear GD iterates, and of those
+    from the gradient flow (``euler``, (S,)), with ``regime.tol`` and T_lin. Right: the norms of
+    the first ``kernels`` theta_{W, beta}, real (colour) and linear (dotted)."""
+    _, axes = _grid(1, 2, 3.4)
+    left, right = axes[0]
+    t = regime.times * regime.lambda_1
+    left.semilogy(t, regime.distance, label="real GD vs linear GD")
+    left.semilogy(t, euler, "--", label="linear GD vs gradient flow")
+    left.axhline(regime.tol, color="0.6", lw=0.8)
+    left.axvline(regime.T_lin * regime.lambda_1, color="0.6", lw=0.8)
+    left.set_ylim(1e-9, 2)
+    left.set_xlabel(r"$\lambda_1 t$")
+    left.set_ylabel("relative distance")
+    left.legend(fontsize=8)
+    right.semilogy(t, np.linalg.norm(regime.theta_W[:, :kernels], axis=-1), lw=2)
+    right.set_prop_cycle(None)
+    right.semilogy(t, np.linalg.norm(regime.W_linear[:, :kernels], axis=-1), "k:", lw=1.2)
+    right.set_xlabel(r"$\lambda_1 t$")
+    right.set_ylabel(rf"$\|\theta_{{W,\beta}}\|$, kernels 1-{kernels}")
+    right.set_title("real (colour), linear (dotted)", fontsize=10)
+    return axes[0]
+
+
+def energies(regime, E, threshold):
+    """Each kernel's energy E_beta (eq. 46, grey), phi (eq. 52), the level M^((gamma_eps - 1)/4)
+    of eq. 54 and T_eff."""
+    ax = _axes(None, figsize=(6, 3.6))
+    t = regime.times * regime.lambda_1
+    ax.semilogy(t, E, color="0.75", lw=0.6)
+    ax.semilogy(t, regime.phi, color="tab:red", lw=2, label=r"$\phi(t)$ (eq. 52)")
+    ax.axhline(threshold, color="k", ls="--", lw=1, label=r"$M^{(\gamma_\varepsilon-1)/4}$")
+    ax.axvline(regime.T_eff * regime.lambda_1, color="tab:red", ls=":", label=r"$T_{\mathrm{eff}}$ (eq. 54)")
+    ax.set_xlabel(r"$\lambda_1 t$")
+    ax.set_ylabel(r"$E_\beta(t)$ (eq. 46)")
+    ax.legend()
+    return ax
+
+
+def remainders(lambda_t, measured, bounds):
+    """The remainder factors of Prop. 2 against time: ``measured`` and ``bounds`` are dicts
+    label -> (S,) values, measured drawn solid and bounds in black."""
+    ax = _axes(None, figsize=(6.5, 3.8))
+    for label, values in measured.items():
+        ax.semilogy(lambda_t, values, label=label)
+    for (label, values), style in zip(bounds.items(), ("k-", "k--", "k:")):
+        ax.semilogy(lambda_t, values, style, label=label)
+    ax.set_xlabel(r"$\lambda_1 t$")
+    ax.set_ylabel("remainder factor")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def timeline(lambda_t, curves, marks):
+    """Curves against lambda_1 t (``curves``: dict label -> (S,) values in [0, 1]) and vertical
+    lines at the times in ``marks`` (dict label -> lambda_1 t)."""
+    ax = _axes(None, figsize=(7, 3.8))
+    for label, values in curves.items():
+        ax.plot(lambda_t, values, label=label)
+    styles = [("tab:purple", "--"), ("tab:red", ":"), ("tab:blue", "-."), ("k", "-"), ("tab:green", "--")]
+    for (label, value), (color, ls) in zip(marks.items(), styles):
+        ax.axvline(value, color=color, ls=ls, label=label)
+    ax.set_xlabel(r"$\lambda_1 t$")
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def width_runs(scan):
+    """Theorem 1 along time, one colour per width: left, the alignment with v_1 (eq. 15), real
+    (solid) and closed form (dotted), with the sup over [0, T_lin]; right, the distance of the
+    real run from the closed form and the tolerance that defines T_lin."""
+    _, axes = _grid(1, 2, 3.4)
+    left, right = axes[0]
+    t = scan.times * scan.lambda_1
+    for k, M in enumerate(scan.widths):
+        line, = left.plot(t, scan.align[k], label=f"M = {M}")
+        left.plot(t, scan.align_linear[k], ":", color=line.get_color())
+        right.semilogy(t, scan.distance[k], color=line.get_color())
+    left.plot(scan.T_lin * scan.lambda_1, scan.sup("align"), "ko", label=r"sup over $[0, T_{\mathrm{lin}}]$")
+    left.set_xlabel(r"$\lambda_1 t$")
+    left.set_ylabel(r"$\|\theta_{W,v_1}\| / \|\theta_W\|$ (eq. 15)")
+    left.legend(fontsize=7)
+    right.axhline(scan.tol, color="k", lw=0.8)
+    right.set_ylim(1e-8, 2)
+    right.set_xlabel(r"$\lambda_1 t$")
+    right.set_ylabel("distance from the closed form")
+    return axes[0]
+
+
+def width_scan(scans):
+    """Theorem 1's two sups against the width M, one line per scan (``scans``: dict label ->
+    ``Theorem1Scan``): the relative change (eq. 14, log-log) and the alignment (eq. 15)."""
+    _, axes = _grid(1, 2, 3.2)
+    left, right = axes[0]
+    for label, s in scans.items():
+        left.loglog(s.widths, s.sup("change"), "o-", label=label)
+        right.semilogx(s.widths, s.sup("align"), "o-", label=label)
+    left.set_xlabel("M")
+    left.set_ylabel(r"sup$_{t \leq T_{\mathrm{lin}}}$ relative change (eq. 14)")
+    right.axhline(1, color="k", lw=0.8)
+    right.set_xlabel("M")
+    right.set_ylabel(r"sup$_{t \leq T_{\mathrm{lin}}}$ alignment (eq. 15)")
+    for ax in (left, right):
+        ax.legend()
+    return axes[0]

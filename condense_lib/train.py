@@ -30,37 +30,33 @@ from typing import Iterable, Optional
 import numpy as np
 import torch
 
+from .losses import LOSSES, accuracy, loss_fn
 from .two_layer import TwoLayerStack, covers
 
-__all__ = ["LOSSES", "OPTIMIZERS", "TrainResult", "loss_fn", "accuracy", "train"]
+__all__ = ["OPTIMIZERS", "TrainResult", "train", "recorded_epochs", "epoch_index", "show_progress"]
 
-LOSSES = ("mse", "mse_softmax", "ce")
 OPTIMIZERS = ("gd", "adam")
 
 
-def loss_fn(out: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> torch.Tensor:
-    """The empirical risk R_S of eq. 1 (or its variants named above)."""
-    n = out.shape[0]
-    if loss == "mse":
-        return 0.5 * (out - y).square().sum() / n
-    if loss == "mse_softmax":
-        return 0.5 * (torch.softmax(out, dim=1) - y).square().sum() / n
-    if loss == "ce":
-        return torch.nn.functional.cross_entropy(out, y)
-    raise ValueError(f"unknown loss {loss!r}: choose one of {LOSSES}")
+def recorded_epochs(snapshot_epochs: Iterable[int], epochs: int) -> list[int]:
+    """The one snapshot convention: the sorted epochs a run records; empty means 0 and ``epochs``."""
+    chosen = sorted({int(e) for e in snapshot_epochs})
+    return chosen or sorted({0, int(epochs)})
 
 
-@torch.no_grad()
-def accuracy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Share of correct predictions, as a 0-dim tensor (no host sync).
+class NotRecorded(KeyError, ValueError):
+    """An epoch whose parameters the run did not keep."""
 
-    d > 1 outputs: argmax of f against the class (y indices or one-hot).
-    d = 1 output regressing the label: f rounded to the nearest class.
-    """
-    if out.dim() == 2:
-        label = y.argmax(1) if y.dim() == 2 else y
-        return (out.argmax(1) == label).float().mean()
-    return (out.round().clamp(0, 9) == y).float().mean()
+    def __str__(self):  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def epoch_index(recorded, epoch) -> int:
+    """The position of ``epoch`` among the ``recorded`` epochs (the one epoch lookup)."""
+    hits = np.flatnonzero(np.asarray(recorded) == int(epoch))
+    if hits.size == 0:
+        raise NotRecorded(f"epoch {epoch} was not recorded; recorded epochs: {np.asarray(recorded).tolist()}")
+    return int(hits[0])
 
 
 @dataclass
@@ -75,12 +71,10 @@ class TrainResult:
 
     def snapshot(self, epoch: int) -> dict:
         """Parameters at one recorded epoch, as a dict name -> array."""
-        hits = np.flatnonzero(self.epochs == epoch)
-        if hits.size == 0:
-            raise KeyError(f"epoch {epoch} was not recorded; recorded: {self.epochs.tolist()}")
-        return {k: v[hits[0]] for k, v in self.snapshots.items()}
+        k = epoch_index(self.epochs, epoch)
+        return {name: v[k] for name, v in self.snapshots.items()}
 
-    def kernels(self, epoch: int, layer: int = 0, per: str = "kernel", bias: bool = False) -> np.ndarray:
+    def kernels(self, epoch: int, layer: int = 0, per: str = "filter", bias: bool = False) -> np.ndarray:
         """The kernel vectors of conv layer ``layer`` at ``epoch`` (see ``condensation.kernel_vectors``)."""
         from .condensation import kernel_vectors
 
@@ -105,11 +99,12 @@ def train(
     model,
     x: torch.Tensor,
     y: torch.Tensor,
+    *,
     optimizer: str = "gd",
     lr: float = 5e-6,
     epochs: int = 1000,
     loss: str = "mse",
-    snapshot_epochs: Optional[Iterable[int]] = None,
+    snapshot_epochs: Iterable[int] = (),
     device: str | torch.device = "cpu",
     progress: Optional[bool] = None,
     unrecorded: tuple = (),
@@ -121,11 +116,11 @@ def train(
     sample per model, (S, n, C, H, W) with ``y`` (S, n, ...), and a list of S results
     comes back. The parameters of the model(s) end trained.
     ``snapshot_epochs``: epochs e in 0..epochs at which the parameters are
-    recorded (after e steps; 0 is the initialization). Default: 0 and ``epochs``;
-    an empty list records none. The loss and the accuracy are recorded at every epoch.
+    recorded (after e steps; 0 is the initialization); empty (the default) means 0 and
+    ``epochs``, as in ``Config``. The loss and the accuracy are recorded at every epoch.
     ``unrecorded``: name prefixes of parameters left out of the snapshots (``("fc.",)``: the
     13-26 million weights of the FC head, which no figure draws, are then never copied).
-    ``progress``: show a progress bar; by default unless ``CONDENSE_PROGRESS=0``.
+    ``progress``: show a progress bar; ``None`` asks ``show_progress``.
 
     How: two-layer ``CNN`` s with a linear readout (Figs. 6, 10, 12, 13 and the theory
     chapters) take the gradient of eq. 23 in closed form, all S at once
@@ -156,8 +151,8 @@ def train(
     dtype = next((p.dtype for p in models[0].parameters()), x.dtype)
     if x.is_floating_point() and x.dtype != dtype:
         raise ValueError(f"x is {x.dtype} but the model's parameters are {dtype}: convert one of them (x.to({dtype}))")
-    snapshot_epochs = sorted({0, epochs} if snapshot_epochs is None else {int(e) for e in snapshot_epochs})
-    if snapshot_epochs and not 0 <= snapshot_epochs[0] <= snapshot_epochs[-1] <= epochs:
+    snapshot_epochs = recorded_epochs(snapshot_epochs, epochs)
+    if not 0 <= snapshot_epochs[0] <= snapshot_epochs[-1] <= epochs:
         raise ValueError(f"snapshot epochs must lie in 0..{epochs}, got {snapshot_epochs}")
 
     device = torch.device(device)
@@ -175,7 +170,7 @@ def train(
     slot = {e: k for k, e in enumerate(snapshot_epochs)}
     snaps = [{} for _ in range(S)]  # name -> (len(snapshot_epochs), *shape), filled slot by slot
     unrecorded = tuple(unrecorded)
-    bar = _progress(epochs, progress)
+    bar = _progress_bar(epochs, progress)
     with _reuse_freed_memory(device):
         _loop(net, opt, epochs, slot, snaps, unrecorded, Y, loss, losses, accs, bar)
     net.write_back(models)
@@ -314,10 +309,21 @@ class _Autograd:
                 mod.to(memory_format=torch.contiguous_format)
 
 
-def _progress(total: int, enabled: Optional[bool]):
-    if enabled is None:
-        enabled = os.environ.get("CONDENSE_PROGRESS", "1") != "0"
-    if not enabled or total == 0:
+def show_progress(progress: Optional[bool] = None) -> bool:
+    """The one progress-bar policy: ``progress`` if given; else as ``CONDENSE_PROGRESS`` says
+    when it is set (``0`` hides); else only in a terminal or a live notebook session, never in
+    a headless build (``jupyter-book``, ``nbclient``), whose outputs must hold no timings."""
+    if progress is not None:
+        return bool(progress)
+    if "CONDENSE_PROGRESS" in os.environ:
+        return os.environ["CONDENSE_PROGRESS"] != "0"
+    from .plotting import live_frontend
+
+    return live_frontend() or sys.stderr.isatty()
+
+
+def _progress_bar(total: int, progress: Optional[bool]):
+    if not show_progress(progress) or total == 0:
         return None
     from tqdm.auto import tqdm
 

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .condensation import aligned_fraction, cluster_order, cosine_matrix, effective_directions
-from .train import TrainResult
+from .train import TrainResult, epoch_index
 
 __all__ = ["Measures", "CosineFrames", "conv_layers", "measure", "cosine_frames"]
 
@@ -56,12 +56,7 @@ class Measures:
         epochs = [epochs] * L if np.ndim(epochs) == 0 else list(epochs)
         if len(epochs) != L:
             raise ValueError(f"give one epoch, or one per conv layer ({L}); got {len(epochs)}")
-        rows = []
-        for e in epochs:
-            hits = np.flatnonzero(self.epochs == int(e))
-            if hits.size == 0:
-                raise ValueError(f"epoch {e} was not recorded; recorded epochs: {self.epochs.tolist()}")
-            rows.append(hits[0])
+        rows = [epoch_index(self.epochs, e) for e in epochs]
         layers = np.arange(L)
         return self.aligned[rows, layers], self.directions[rows, layers]
 
@@ -122,12 +117,9 @@ class CosineFrames:
 
     def at(self, epoch: int, layer: int) -> np.ndarray:
         """The (k, k) cosine matrix of ``layer`` at ``epoch``."""
-        hits = np.flatnonzero(self.epochs == int(epoch))
-        if hits.size == 0:
-            raise ValueError(f"epoch {epoch} was not recorded; recorded epochs: {self.epochs.tolist()}")
         if layer not in self.layers:
             raise ValueError(f"layer {layer} was not drawn; drawn layers (from 0): {list(self.layers)}")
-        return self.cos[self.layers.index(layer)][hits[0]]
+        return self.cos[self.layers.index(layer)][epoch_index(self.epochs, epoch)]
 
 
 def cosine_frames(
@@ -165,14 +157,11 @@ def cosine_frames(
         order_at = [int(order_at)] * len(layers)
     if len(order_at) != len(layers):
         raise ValueError(f"order_at needs one epoch per layer shown ({len(layers)}), got {len(order_at)}")
-    recorded = result.epochs.tolist()
-    for e in order_at:
-        if int(e) not in recorded:
-            raise ValueError(f"order_at: epoch {e} was not recorded; recorded epochs: {recorded}")
+    positions = [epoch_index(result.epochs, e) for e in order_at]
     cos, order = [], []
-    for l, e_order in zip(layers, order_at):
+    for l, k in zip(layers, positions):
         stack = np.stack([cosine_matrix(result.kernels(int(e), l, per=per)) for e in result.epochs])  # (S, k, k)
-        idx = cluster_order(stack[recorded.index(int(e_order))])
+        idx = cluster_order(stack[k])
         cos.append(stack[:, idx][:, :, idx].astype(np.float32))  # float32: 1024 x 1024 per kernel layer
         order.append(idx)
     return CosineFrames(result.epochs.copy(), tuple(layers), tuple(cos), tuple(order), tuple(int(e) for e in order_at), per)

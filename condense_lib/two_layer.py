@@ -32,6 +32,8 @@ from typing import Sequence
 
 import torch
 
+from .losses import LOSSES, output_gradient
+
 __all__ = ["patches", "covers", "TwoLayerStack"]
 
 # sigma(h), in place.
@@ -43,7 +45,6 @@ _BACKWARD = {
     "relu": lambda g, s, out: torch.ops.aten.threshold_backward(g, s, 0, grad_input=out),  # g [s > 0]
     "linear": lambda g, s, out: out.copy_(g.expand_as(out)),  # g
 }
-LOSSES = ("mse", "mse_softmax", "ce")
 # Most elements of one chunk's activations (S * chunk * H1 W1 * M): 2^23, 32 MiB in float32.
 # Measured on a 2-core Xeon (benchmarks/bench.py): 8 models at once run 1.6x faster in chunks
 # of this size than in one piece; chunks sized for the L2 cache (2^18-2^20 elements) are no
@@ -94,21 +95,6 @@ def covers(models: Sequence[torch.nn.Module], loss: str) -> bool:
         first.in_shape, first.channels, first.m, first.d, first.sigma.name, first.head)
     dtype, device = first.readout.weight.dtype, first.readout.weight.device
     return all(same(mod) and all(p.dtype == dtype and p.device == device for p in mod.parameters()) for mod in models)
-
-
-def output_gradient(out: torch.Tensor, y: torch.Tensor, loss: str, n: int) -> torch.Tensor:
-    """dR_S / df(x_i) for a chunk of samples: e_i / n of eq. 23 (the derivative of ``train.loss_fn``).
-
-    ``out`` (S, b, d); ``y`` (S or 1, b, d) for "mse" and "mse_softmax", (S or 1, b) class
-    indices for "ce"; ``n`` the number of samples R_S averages over. Returns (S, b, d).
-    """
-    if loss == "mse":
-        return (out - y) / n
-    p = torch.softmax(out, dim=-1)
-    if loss == "ce":
-        return (p - torch.nn.functional.one_hot(y, out.shape[-1]).to(p.dtype)) / n
-    g = p - y  # mse_softmax: the softmax Jacobian diag(p) - p p^T applied to p - y
-    return p * (g - (g * p).sum(-1, keepdim=True)) / n
 
 
 class TwoLayerStack:

@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
-from condense_lib import ACTIVATIONS, get_activation, multiplicity
+from condense_lib import ACTIVATIONS, derivatives_at_zero, get_activation, multiplicity
 
 
 @pytest.mark.parametrize("name, r", [("tanh", 1), ("silu", 1), ("xtanh", 2), ("linear", 1), ("relu", None), ("sigmoid", None)])
@@ -31,3 +32,11 @@ def test_xtanh_second_derivative_is_two():
 def test_unknown_activation_names_the_choices():
     with pytest.raises(ValueError, match="unknown activation 'gelu'.*tanh"):
         get_activation("gelu")
+
+
+def test_derivatives_at_zero():
+    np.testing.assert_allclose(derivatives_at_zero("tanh"), [0, 1, 0, -2], atol=1e-12)
+    np.testing.assert_allclose(derivatives_at_zero("xtanh"), [0, 0, 2, 0], atol=1e-12)
+    # 2 SiLU(x) = x + x^2 / 2 + O(x^4): sigma''(0) = 1
+    np.testing.assert_allclose(derivatives_at_zero("silu"), [0, 1, 1, 0], atol=1e-12)
+    np.testing.assert_allclose(derivatives_at_zero("linear"), [0, 1, 0, 0], atol=1e-12)

@@ -1,10 +1,10 @@
-import warnings
-
+"""condense_lib.cache: the round trip, atomic writes, files cut short or holding another
+configuration, and the hash of a configuration."""
 import numpy as np
 import pytest
 
-from condense_lib import Config, cache_dir, config_hash, get_config, load_or_compute, run
-from condense_lib import experiments
+from condense_lib import Config, cache_dir, config_hash, load_or_compute
+from condense_lib.cache import cache_path
 
 
 def test_round_trip_and_atomic_write(tmp_cache):
@@ -15,6 +15,7 @@ def test_round_trip_and_atomic_write(tmp_cache):
     assert calls == [1] and np.array_equal(first["a"], second["a"])
     files = sorted(p.name for p in cache_dir().iterdir())
     assert files == [f"t-{config_hash({'k': 1})}.npz"]  # no temporary file left behind
+    assert cache_path("t", {"k": 1}) == cache_dir() / files[0]
 
 
 def test_truncated_or_foreign_file_is_recomputed(tmp_cache):
@@ -38,27 +39,3 @@ def test_hash_depends_on_every_field():
     c = Config()
     assert config_hash(c.to_dict()) != config_hash(c.replace(lr=1e-5).to_dict())
     assert config_hash(c.to_dict()) == config_hash(Config().to_dict())
-
-
-def test_run_trains_once(tmp_cache, monkeypatch, data_dir):
-    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
-    cfg = Config(split="test", n=8, channels=(2,), epochs=3, lr=1e-3)
-    first = run(cfg, progress=False)
-    monkeypatch.setattr(experiments, "train", lambda *a, **k: pytest.fail("trained twice"))
-    second = run(cfg, progress=False)
-    assert np.array_equal(first.loss, second.loss) and first.epochs.tolist() == [0, 3]
-
-
-def test_figure_and_scale_names(monkeypatch):
-    assert get_config("fig12", "paper").lr == 5e-6 and get_config("fig12", "paper").epochs == 3600
-    fast = get_config("fig12", "fast")
-    assert fast.time == pytest.approx(get_config("fig12", "paper").time)
-    with pytest.raises(ValueError, match="unknown figure 'fig99'"):
-        get_config("fig99")
-    with pytest.raises(ValueError, match="unknown scale 'huge'"):
-        get_config("fig12", "huge")
-    monkeypatch.setenv("CONDENSE_SCALE", "tiny")
-    with pytest.raises(ValueError, match="CONDENSE_SCALE='tiny'"):
-        get_config("fig12")
-    with pytest.raises(TypeError, match="takes a Config"):
-        run("fig12")

@@ -1,3 +1,5 @@
+"""condense_lib.condensation against loops written from the definitions (eq. 5) and on
+vectors whose condensation is known."""
 import numpy as np
 import pytest
 
@@ -12,10 +14,9 @@ from condense_lib import (
     leading_direction,
 )
 
-rng = np.random.default_rng(0)
-
 
 def test_kernel_vectors_follow_the_papers_order():
+    rng = np.random.default_rng(0)
     W, b = rng.normal(size=(4, 3, 2, 2)), rng.normal(size=4)
     K = kernel_vectors(W, b, per="kernel", bias=True)
     assert K.shape == (12, 5)
@@ -29,6 +30,7 @@ def test_kernel_vectors_follow_the_papers_order():
 
 
 def test_cosine_matrix_equals_a_naive_loop():
+    rng = np.random.default_rng(1)
     V = rng.normal(size=(7, 9))
     D = np.empty((7, 7))
     for i in range(7):
@@ -38,6 +40,7 @@ def test_cosine_matrix_equals_a_naive_loop():
 
 
 def test_amplitude_and_cosine_with_ones_loops():
+    rng = np.random.default_rng(2)
     V = rng.normal(size=(5, 9))
     for k in range(5):
         assert amplitudes(V)[k] == pytest.approx(np.sqrt(sum(t * t for t in V[k])))
@@ -46,6 +49,7 @@ def test_amplitude_and_cosine_with_ones_loops():
 
 
 def test_measures_on_condensed_and_random_vectors():
+    rng = np.random.default_rng(3)
     v = rng.normal(size=9)
     signs = rng.choice([-1.0, 1.0], size=32)
     line = signs[:, None] * rng.uniform(0.5, 2, size=(32, 1)) * v
@@ -63,6 +67,7 @@ def test_measures_on_condensed_and_random_vectors():
 
 
 def test_cluster_order_groups_directions():
+    rng = np.random.default_rng(4)
     v = rng.normal(size=9)
     V = np.r_[v[None] * np.ones((4, 1)), -v[None] * np.ones((4, 1))] + 0.01 * rng.normal(size=(8, 9))
     order = cluster_order(cosine_matrix(V[[0, 4, 1, 5, 2, 6, 3, 7]]))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from condense_lib import NORMALIZATION, load_images, sample
+from condense_lib import NORMALIZATION, image_pool, load_images, sample
 
 
 def test_mnist_test_split_matches_the_data_readme(data_dir):
@@ -49,6 +49,21 @@ def test_sample_cifar_targets(data_dir):
     mean, std = NORMALIZATION["cifar10"]
     expect = (raw.mean(axis=(0, 2, 3)) / 255 - np.array(mean)) / np.array(std)
     np.testing.assert_allclose(xs.mean(dim=(0, 2, 3)).numpy(), expect, rtol=1e-6)
+
+
+def test_image_pool_standard_is_what_sample_draws(data_dir):
+    x, labels = image_pool("mnist", "test", "standard", data_dir=data_dir)
+    assert x.shape == (10000, 1, 28, 28) and labels.shape == (10000,)
+    idx = np.sort(np.random.default_rng(3).choice(10000, size=20, replace=False))
+    xs, ys = sample("mnist", 20, 3, split="test", data_dir=data_dir, dtype=torch.float64)
+    np.testing.assert_allclose(x[idx], xs.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(labels[idx], ys.numpy())
+    unit, _ = image_pool("mnist", "test", "unit", data_dir=data_dir)
+    sym, _ = image_pool("mnist", "test", "symmetric", data_dir=data_dir)
+    assert unit.min() == 0.0 and unit.max() == 1.0
+    np.testing.assert_allclose(sym, 2 * unit - 1)
+    with pytest.raises(ValueError, match="unknown normalization"):  # checked after the images are read
+        image_pool("mnist", "test", "zscore", data_dir=data_dir)
 
 
 def test_n_larger_than_the_pool_is_refused(data_dir):

@@ -1,10 +1,8 @@
-"""The figures' configurations, the cached runner on bad cache files, the command line,
-the measures along a run (against a loop written from eqs. 5 and the SVD) and the
-epoch scrubbers."""
+"""condense_lib.experiments: the figures' configurations (FIGURES, get_config), the
+theory's setting, the cached runner (also on bad cache files) and the command line."""
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ import torch
 import condense_lib as cl
 from condense_lib import experiments
 from condense_lib.__main__ import main
-from condense_lib.cache import cache_dir, config_hash
+from condense_lib.cache import cache_dir, cache_path, config_hash, read_npz, write_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +47,7 @@ def test_paper_scale_is_the_papers_setting(name):
     assert c.n == 500 and c.sigma_2 == 1e-4 and c.init == "paper"
     assert c.d == (10 if loss in ("ce", "mse_softmax") else 1)
     if last is not None:
-        assert max(cl.shown_epochs(name, "paper")) == last
+        assert max(cl.FIGURES[name].shown("paper")) == last
 
 
 @pytest.mark.parametrize("name", sorted(cl.FIGURES))
@@ -60,16 +58,17 @@ def test_fast_scale_keeps_the_phenomenon(name):
     assert fast.n <= paper.n and fast.epochs < paper.epochs
     if name not in OTHER_BUDGET:  # same gradient-flow time (GD) or Adam budget lr x epochs
         assert fast.lr * fast.epochs == pytest.approx(paper.lr * paper.epochs, rel=0.02)
-    frames = len(fast.snapshot_epochs or (0, fast.epochs))
+    frames = len(fast.recorded())
     assert frames >= (3 if name == "fig12" else 6)  # enough snapshots for a scrubber
-    assert cl.get_figure(name).differs  # the book says what differs
+    assert cl.FIGURES[name].differs  # the book says what differs
 
 
 def test_figures_2_3_8_share_one_run_and_fig12_feeds_the_first_chapter():
     assert cl.get_config("fig2", "fast") == cl.get_config("fig3", "fast") == cl.get_config("fig8", "fast")
-    assert cl.shown_epochs("fig3", "fast") < cl.shown_epochs("fig2", "fast")
-    fast = cl.get_config("fig12", "fast")
+    assert cl.FIGURES["fig3"].shown("fast") < cl.FIGURES["fig2"].shown("fast")
+    fast, paper = cl.get_config("fig12", "fast"), cl.get_config("fig12", "paper")
     assert (fast.lr, fast.epochs, fast.snapshot_epochs) == (5e-5, 360, (0, 180, 360))
+    assert paper.lr == 5e-6 and paper.epochs == 3600 and fast.time == pytest.approx(paper.time)
 
 
 def test_names_scales_and_selections(monkeypatch):
@@ -79,18 +78,26 @@ def test_names_scales_and_selections(monkeypatch):
     assert cl.figure_names("all") == list(cl.FIGURES)
     with pytest.raises(ValueError, match="unknown figure 'fig7'"):
         cl.figure_names(["fig2", "fig7"])
-    with pytest.raises(ValueError, match="unknown figure 'fig99'"):
+    with pytest.raises(KeyError, match="unknown figure 'fig99'.*fig12"):  # a KeyError since issue 9
         cl.get_config("fig99")
+    with pytest.raises(KeyError, match="unknown figure 'fig99'"):
+        cl.FIGURES["fig99"]
     with pytest.raises(ValueError, match="unknown scale 'huge'"):
-        cl.shown_epochs("fig5", "huge")
+        cl.FIGURES["fig5"].shown("huge")
+    with pytest.raises(ValueError, match="unknown scale 'huge'"):
+        cl.get_config("fig12", "huge")
     with pytest.raises(KeyError, match="unknown scale"):
         cl.FIGURES["fig5"]["huge"]
     monkeypatch.setenv("CONDENSE_SCALE", "paper")
     assert cl.get_config("fig5") is cl.get_config("fig5", "paper")
-    assert cl.shown_epochs("fig5") == (200, 300, 300)
+    assert cl.FIGURES["fig5"].shown() == (200, 300, 300)
     monkeypatch.setenv("CONDENSE_SCALE", "huge")
     with pytest.raises(ValueError, match="CONDENSE_SCALE='huge'"):
-        cl.shown_epochs("fig5")
+        cl.FIGURES["fig5"].shown()
+    with pytest.raises(ValueError, match="CONDENSE_SCALE='huge'"):
+        cl.get_config("fig12")
+    with pytest.raises(TypeError, match="takes a Config"):
+        cl.run("fig12")
 
 
 def test_a_figure_must_show_recorded_epochs():
@@ -99,19 +106,54 @@ def test_a_figure_must_show_recorded_epochs():
         experiments.Figure("x", "", c, c, (3600,), (359,), "")
 
 
+def test_theory_config_is_cached_and_crops(tmp_cache, data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    cfg = cl.theory_config(M=3, eps=1e-4, n=20, crop=8, lr=1e-3, epochs=4, snapshot_epochs=(0, 2, 4))
+    x, y = cfg.data()
+    whole, _ = cfg.replace(crop=0).data()
+    assert tuple(x.shape) == (20, 1, 8, 8) and cl.build_Z(x, y, 3).shape == (36, 10)
+    assert torch.equal(x, whole[:, :, 10:18, 10:18])  # the centre 8 x 8 of the same images
+    first = cl.run(cfg)
+    assert len(list(tmp_cache.glob("run-*.npz"))) == 1
+    second = cl.run(cfg)
+    assert all(np.array_equal(first.snapshots[k], second.snapshots[k]) for k in first.snapshots)
+    W, a = cl.theta_bar(second.snapshots, cfg.eps)
+    assert W.shape == (3, 3, 10) and a.shape == (3, 3, 36)
+    # the initialization is N(0, eps^2) for every parameter (eqs. 3-4)
+    assert abs(np.concatenate([W[0].ravel(), a[0].ravel()]).std() - 1) < 0.15
+    np.testing.assert_allclose(cfg.times(), [0, 2e-3, 4e-3])
+    with pytest.raises(ValueError, match="crop"):
+        cfg.replace(crop=40).data()
+    with pytest.raises(ValueError, match="the width is M"):
+        cl.theory_config(channels=(3,))
+
+
 # ----------------------------------------------------------------------------- the runner
 
 TINY = cl.Config(split="test", n=8, channels=(2, 3), m=3, epochs=4, lr=1e-3, snapshot_epochs=(0, 2, 4))
 
 
-def _path(config):
-    return cache_dir() / f"run-{config_hash({**config.to_dict(), 'results_version': experiments.RESULTS_VERSION})}.npz"
+def test_cache_key_and_path_name_every_field_and_the_results_version(tmp_cache):
+    key = TINY.cache_key()
+    assert key == {**TINY.to_dict(), "results_version": experiments.RESULTS_VERSION}
+    assert TINY.cache_path() == cache_path("run", key) == cache_dir() / f"run-{config_hash(key)}.npz"
+    assert TINY.replace(lr=2e-3).cache_path() != TINY.cache_path()
+
+
+def test_run_trains_once(tmp_cache, monkeypatch, data_dir):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    cfg = cl.Config(split="test", n=8, channels=(2,), epochs=3, lr=1e-3)
+    first = cl.run(cfg, progress=False)
+    assert cfg.cache_path().is_file()
+    monkeypatch.setattr(experiments, "train", lambda *a, **k: pytest.fail("trained twice"))
+    second = cl.run(cfg, progress=False)
+    assert np.array_equal(first.loss, second.loss) and first.epochs.tolist() == [0, 3]
 
 
 def test_cut_short_or_foreign_cache_files_are_recomputed(tmp_cache, data_dir, monkeypatch):
     monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
     first = cl.run(TINY, progress=False)
-    path = _path(TINY)
+    path = TINY.cache_path()
     path.write_bytes(path.read_bytes()[:300])  # cut short
     with pytest.warns(UserWarning, match="recomputing"):
         again = cl.run(TINY, progress=False)
@@ -119,7 +161,7 @@ def test_cut_short_or_foreign_cache_files_are_recomputed(tmp_cache, data_dir, mo
     # another configuration's file under this configuration's name is not trusted
     other = TINY.replace(lr=2e-3)
     cl.run(other, progress=False)
-    path.write_bytes(_path(other).read_bytes())
+    path.write_bytes(other.cache_path().read_bytes())
     with pytest.warns(UserWarning, match="recomputing"):
         third = cl.run(TINY, progress=False)
     assert np.array_equal(first.loss, third.loss)
@@ -127,13 +169,10 @@ def test_cut_short_or_foreign_cache_files_are_recomputed(tmp_cache, data_dir, mo
 
 def test_a_file_without_the_conv_snapshots_is_recomputed(tmp_cache, data_dir, monkeypatch):
     monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
-    from condense_lib.cache import read_npz, write_npz
-
     cl.run(TINY, progress=False)
-    key = {**TINY.to_dict(), "results_version": experiments.RESULTS_VERSION}
-    arrays = read_npz(_path(TINY), key)
+    arrays = read_npz(TINY.cache_path(), TINY.cache_key())
     del arrays["param/convs.1.weight"]
-    write_npz(_path(TINY), arrays, key)
+    write_npz(TINY.cache_path(), arrays, TINY.cache_key())
     with pytest.warns(UserWarning, match="recomputing"):
         result = cl.run(TINY, progress=False)
     assert result.snapshots["convs.1.weight"].shape == (3, 3, 2, 3, 3)
@@ -173,7 +212,7 @@ def test_tf32_is_off_during_a_cuda_run_and_restored_after():
 
 
 def test_describe_says_what_differs_at_the_fast_scale():
-    fast, paper = cl.get_figure("fig6").describe("fast"), cl.get_figure("fig6").describe("paper")
+    fast, paper = cl.FIGURES["fig6"].describe("fast"), cl.FIGURES["fig6"].describe("paper")
     assert "lr = 0.00015 for 150 epochs" in fast and "differs from the paper" in fast
     assert "lr = 5e-06 for 4500 epochs" in paper and "differs" not in paper
     assert all(len(line) <= 100 for line in fast.splitlines())
@@ -210,102 +249,3 @@ def test_cli_run_fills_the_cache_once_for_a_shared_run(tmp_cache, monkeypatch, c
     assert len(calls) == 1 and calls[0][0] == cl.get_config("fig2", "fast")
     assert calls[0][1] == {"device": "cpu", "progress": False}
     assert capsys.readouterr().out.count("same run as above") == 2
-
-
-# ----------------------------------------------------------------------------- measures along a run
-
-@pytest.fixture(scope="module")
-def result():
-    """A small two-conv-layer run (a toy problem: the tests check arithmetic, not the paper)."""
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn((12, 2, 9, 9), generator=g, dtype=torch.float64)
-    y = torch.randn(12, generator=g, dtype=torch.float64)
-    model = cl.CNN((2, 9, 9), (4, 5), m=3, init="theory", eps=0.5, seed=1).double()
-    return cl.train(model, x, y, "gd", lr=0.05, epochs=6, snapshot_epochs=[0, 3, 6], progress=False)
-
-
-def _loop_measures(W):
-    """aligned fraction and participation ratio of the rows of W, from the definitions."""
-    rows = [w / np.sqrt(sum(v * v for v in w)) for w in W]
-    M = np.array(rows)
-    s = np.linalg.svd(M, compute_uv=False)
-    v = np.linalg.svd(M)[2][0]
-    aligned = np.mean([abs(float(np.dot(u, v))) > 0.9 for u in rows])
-    return aligned, (s ** 2).sum() ** 2 / (s ** 4).sum()
-
-
-@pytest.mark.parametrize("per", ["kernel", "filter"])
-def test_measure_matches_a_loop(result, per):
-    got = cl.measure(result, per=per)
-    assert got.aligned.shape == got.directions.shape == (3, 2)
-    for s, e in enumerate(result.epochs):
-        for layer in range(2):
-            W = result.snapshots[f"convs.{layer}.weight"][s]  # (C_out, C_in, m, m)
-            rows = W.reshape(W.shape[0] * W.shape[1], -1) if per == "kernel" else W.reshape(W.shape[0], -1)
-            aligned, directions = _loop_measures(rows)
-            assert got.aligned[s, layer] == pytest.approx(aligned)
-            assert got.directions[s, layer] == pytest.approx(directions)
-    a, d = got.at((6, 3))  # one epoch per layer
-    assert a.tolist() == [got.aligned[2, 0], got.aligned[1, 1]] and d[1] == got.directions[1, 1]
-    assert "layer 2" in got.table() and len(got.table().splitlines()) == 4
-    with pytest.raises(ValueError, match="epoch 5 was not recorded"):
-        got.at(5)
-    with pytest.raises(ValueError, match="one per conv layer"):
-        got.at((0, 3, 6))
-
-
-def test_cosine_frames_keep_one_order_and_equal_eq5(result):
-    frames = cl.cosine_frames(result, per="kernel", order_at=(3, 6))
-    assert frames.layers == (0, 1) and frames.ordered_at == (3, 6)
-    for j, layer in enumerate(frames.layers):
-        order = frames.order[j]
-        assert sorted(order.tolist()) == list(range(frames.cos[j].shape[1]))
-        for s, e in enumerate(result.epochs):
-            W = result.snapshots[f"convs.{layer}.weight"][s]
-            V = W.reshape(-1, 9)[order]
-            loop = np.array([[u @ v / np.sqrt((u @ u) * (v @ v)) for v in V] for u in V])  # eq. 5
-            np.testing.assert_allclose(frames.at(int(e), layer), loop, atol=1e-6)
-    only = cl.cosine_frames(result, layers=[1])
-    assert only.layers == (1,) and only.cos[0].shape == (3, 5, 5)
-    with pytest.raises(ValueError, match="was not drawn"):
-        only.at(0, 0)
-    with pytest.raises(ValueError, match="no conv layer 2"):
-        cl.cosine_frames(result, layers=[2])
-    with pytest.raises(ValueError, match="epoch 4 was not recorded"):
-        cl.cosine_frames(result, order_at=4)
-    with pytest.raises(ValueError, match="unknown per"):
-        cl.measure(result, per="channel")
-    with pytest.raises(TypeError, match="TrainResult"):
-        cl.measure({"loss": 1})
-
-
-# ----------------------------------------------------------------------------- scrubbers
-
-def test_animation_is_self_contained_html(result):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    frames = cl.cosine_frames(result)
-    html = cl.heatmap_animation(frames).data
-    assert html.count("data:image/png;base64") == len(result.epochs)  # one embedded frame per snapshot
-    assert "http" not in html.replace("http://www.w3.org", "")  # nothing to fetch
-    assert "fa fa-" not in html and "&#9654;" in html  # the buttons are characters, not web-font icons
-    assert len(html) < 200_000
-
-
-def test_scrubber_picks_a_slider_only_in_a_live_session(result, monkeypatch):
-    import ipywidgets
-    import matplotlib
-
-    matplotlib.use("Agg")
-    frames = cl.cosine_frames(result)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    assert not cl.live_frontend()
-    assert "data:image/png" in cl.scrubber(frames).data
-    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/figures_mnist.ipynb")
-    assert cl.live_frontend()
-    box = cl.scrubber(frames)
-    slider = box.children[0]
-    assert isinstance(slider, ipywidgets.SelectionSlider) and list(slider.options) == [0, 3, 6]
-    assert "data:image/png" in cl.scrubber(frames, interactive=False).data

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from condense_lib import CNN, sigma_1
+from condense_lib import CNN, Config, sigma_1
 
 
 def test_paper_init_std_matches_sigma_1():
@@ -33,6 +33,15 @@ def test_init_is_seeded():
     a, b, c = (CNN((1, 10, 10), (4,), seed=s) for s in (5, 5, 6))
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not torch.equal(a.convs[0].weight, c.convs[0].weight)
+
+
+def test_from_config_builds_the_configured_network():
+    config = Config(channels=(3, 2), m=2, activation="silu", head="fc", d=4, hidden=6, init="theory", eps=0.1, seed=7)
+    model = CNN.from_config(config, (2, 6, 5))
+    same = CNN((2, 6, 5), (3, 2), m=2, activation="silu", head="fc", d=4, hidden=6, init="theory", eps=0.1, seed=7)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), same.parameters()))
+    with pytest.raises(TypeError):
+        CNN((1, 10, 10), (4,), 3)  # everything after channels is keyword-only
 
 
 def _loop_forward(model, x):
@@ -73,7 +82,7 @@ def _loop_forward(model, x):
     [((1, 6, 5), (3,), 3, "tanh", "linear", 1), ((2, 7, 6), (3, 2), 2, "silu", "linear", 1), ((3, 6, 6), (2,), 3, "relu", "fc", 4)],
 )
 def test_forward_equals_a_loop_over_positions(in_shape, channels, m, act, head, d):
-    model = CNN(in_shape, channels, m, act, head, d, hidden=5, init="theory", eps=0.5, seed=2).double()
+    model = CNN(in_shape, channels, m=m, activation=act, head=head, d=d, hidden=5, init="theory", eps=0.5, seed=2).double()
     x = torch.randn((2, *in_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     np.testing.assert_allclose(model(x).detach().numpy(), _loop_forward(model, x), rtol=1e-10, atol=1e-12)
 

@@ -1,0 +1,242 @@
+"""The data matrix Z, the matrix A of the linear dynamics, and the spectrum of Z
+(Sec. 5, App. C.2, D: eqs. 11-12, 31-37, 66, 70).
+
+Near zero weights, with e_i ~ -y_i, gradient flow on each kernel beta is the linear
+system d theta_beta / dt = A theta_beta (eqs. 32-34), whose matrix is built from the
+data alone through Z (eqs. 31, 35; several channels: 66, 70). Here: Z and A; the SVD
+of Z with its rank and spectral gap (eqs. 11-12, 36-37) and v_1 split by channel; and
+the rescaled parameters theta_bar of a two-layer CNN in the layout of Z.
+
+Maths only: imports numpy and torch, nothing of the model or the trainer.
+Used in the theory chapters ("Linearization", "Z, its SVD and the spectral gap", ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._checks import as_array
+
+__all__ = [
+    "build_Z", "label_weighted_mean", "build_A", "Spectrum", "spectrum", "v1_parts", "constant_share", "theta_bar",
+]
+
+
+def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x = as_array(x, "x")
+    y = as_array(y, "y")
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape (n, C, H, W), got {x.shape}; add a channel axis for grey images")
+    if y.ndim != 1:
+        raise ValueError(f"y must have shape (n,) of scalar targets, got {y.shape}; for one-hot labels pick a scalar target")
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} samples but y has {y.shape[0]}: pass matching inputs and targets")
+    return x, y
+
+
+def _check_m(m, H: int, W: int) -> None:
+    if not (isinstance(m, (int, np.integer)) and 1 <= m <= min(H, W)):
+        raise ValueError(f"m = {m!r} must be an integer in 1..{min(H, W)} for {H}x{W} images")
+
+
+def build_Z(x, y, m: int) -> np.ndarray:
+    r"""The data matrix Z of eqs. 35 (one channel) and 70 (C channels).
+
+    With the label-weighted mean image z_{alpha, r, c} = (1/n) sum_i y_i x_{r, c, alpha}(i)
+    and z = (1/n) sum_i y_i (eq. 31), the row of output position (u, v) is
+
+    .. math:: Z_{(u,v),:} = (z_{1,u:u+m-1,v:v+m-1}, \dots, z_{C,u:u+m-1,v:v+m-1}, z),
+
+    each m x m block flattened row-major (p, then q).
+
+    Parameters
+    ----------
+    x : array (n, C, H, W), numpy or torch. The first spatial axis is the paper's u.
+    y : array (n,), the scalar targets.
+    m : kernel size.
+
+    Returns
+    -------
+    float64 array of shape (H1 * W1, C * m * m + 1), H1 = H - m + 1, W1 = W - m + 1:
+    rows are positions (u, v) row-major, columns are input channel outermost,
+    then (p, q) row-major, then the bias column z.
+    """
+    x, y = _check_xy(x, y)
+    _check_m(m, x.shape[2], x.shape[3])
+    return _Z_from_mean(_mean_image(x, y), y.mean(), m)  # eq. 31, then eq. 35
+
+
+def _mean_image(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.einsum("i,ichw->chw", y, x) / x.shape[0]  # (C, H, W), eq. 31
+
+
+def _Z_from_mean(z_img: np.ndarray, z, m: int) -> np.ndarray:
+    """Eq. 35 from the mean image(s) z_img (..., C, H, W) and z (...): shape (..., H1 W1, C m^2 + 1)."""
+    windows = np.lib.stride_tricks.sliding_window_view(z_img, (m, m), axis=(-2, -1))  # (..., C, H1, W1, m, m)
+    lead, C = z_img.shape[:-3], z_img.shape[-3]
+    H1, W1 = windows.shape[-4], windows.shape[-3]
+    rows = np.moveaxis(windows, -5, -3).reshape(*lead, H1 * W1, C * m * m)  # (..., H1 W1, C m^2)
+    bias = np.broadcast_to(np.asarray(z, dtype=np.float64)[..., None, None], (*lead, H1 * W1, 1))
+    return np.concatenate([rows, bias], axis=-1)
+
+
+def label_weighted_mean(x, y) -> np.ndarray:
+    """The label-weighted mean image z_{u, v, alpha} = (1/n) sum_i y_i x_{u, v, alpha}(i) of eq. 31.
+
+    Parameters
+    ----------
+    x : array (n, C, H, W); y : array (n,).
+
+    Returns
+    -------
+    float64 array (C, H, W). Its m x m patches are the rows of Z (eq. 35).
+    """
+    return _mean_image(*_check_xy(x, y))
+
+
+def build_A(Z) -> np.ndarray:
+    r"""The matrix A of the linear dynamics d theta_beta / dt = A theta_beta (eqs. 33-34):
+
+    .. math:: A = \begin{bmatrix} 0 & Z^\top \\ Z & 0 \end{bmatrix},
+
+    square of size D + P for Z of shape (P, D) (P = H1 W1 positions, D = C m^2 + 1),
+    acting on theta_beta = (theta_{W, beta}; theta_{a, beta}) (see ``theta_per_kernel``).
+    Its eigenvalues are +-lambda_k (the singular values of Z) and zeros.
+    """
+    Z = as_array(Z, "Z")
+    if Z.ndim != 2:
+        raise ValueError(f"Z must be a matrix (P, D), got shape {Z.shape}; build it with build_Z")
+    P, D = Z.shape
+    A = np.zeros((D + P, D + P))
+    A[:D, D:] = Z.T
+    A[D:, :D] = Z
+    return A
+
+
+def _fix_signs(U: np.ndarray, V: np.ndarray):
+    # A singular pair (u_k, v_k) is defined up to a common sign: take the one whose kernel
+    # part (every entry of v_k but the last, the bias) sums to >= 0.
+    sign = np.where(V[..., :-1, :].sum(axis=-2) < 0, -1.0, 1.0)[..., None, :]  # (..., 1, k)
+    return U * sign, V * sign
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """The SVD Z = U Lambda V^T of eqs. 11 and 36, k = min(P, D) singular triples.
+
+    ``singular_values`` lambda_1 >= ... >= lambda_k (k,); ``U`` (P, k) with columns u_k;
+    ``V`` (D, k) with columns v_k; ``rank`` r, the number of nonzero lambda_k. Each pair
+    (u_k, v_k) has the sign that makes the kernel part of v_k sum to >= 0.
+    """
+
+    singular_values: np.ndarray
+    U: np.ndarray
+    V: np.ndarray
+    rank: int
+
+    @property
+    def v1(self) -> np.ndarray:
+        """The top right singular vector v_1 (D,): the direction the kernels condense onto."""
+        return self.V[:, 0]
+
+    @property
+    def u1(self) -> np.ndarray:
+        """The top left singular vector u_1 (P,), the direction of theta_{a, beta}."""
+        return self.U[:, 0]
+
+    @property
+    def gap(self) -> float:
+        """The spectral gap Delta lambda = lambda_1 - lambda_2 (Assumption 4, eq. 12)."""
+        return float(self.singular_values[0] - self.singular_values[1])
+
+    @property
+    def ratio(self) -> float:
+        """lambda_1 / lambda_2: the growth of v_1 over v_2 per unit time is exp(Delta lambda t)."""
+        return float(self.singular_values[0] / self.singular_values[1])
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """The k largest eigenvalues lambda_k^2 of Z^T Z (Figs. 7 and 14)."""
+        return self.singular_values**2
+
+
+def spectrum(Z) -> Spectrum:
+    """The SVD of Z (eq. 36), its rank r and spectral gap (Assumption 4, eq. 12).
+
+    Z : array (P, D), e.g. from ``build_Z``. The rank counts singular values above
+    lambda_1 max(P, D) times the float64 machine epsilon (as ``numpy.linalg.matrix_rank``).
+
+    >>> s = spectrum(np.diag([3.0, 1.0, 0.0]))
+    >>> s.rank, s.gap, s.v1.tolist()
+    (2, 2.0, [1.0, 0.0, 0.0])
+    """
+    Z = as_array(Z, "Z")
+    if Z.ndim != 2 or min(Z.shape) < 2:
+        raise ValueError(f"Z must be a matrix (P, D) with P, D >= 2, got shape {Z.shape}; build it with build_Z")
+    U, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    U, V = _fix_signs(U, Vt.T)
+    rank = int((s > s[0] * max(Z.shape) * np.finfo(np.float64).eps).sum())
+    return Spectrum(s, U, V, rank)
+
+
+def v1_parts(v1, C: int, m: int) -> tuple[np.ndarray, float]:
+    """Split v_1 (C m^2 + 1,) into its C kernel parts and its bias entry.
+
+    Returns ``(parts, bias)``: ``parts`` of shape (C, m^2), row alpha is input channel
+    alpha's m x m part flattened row-major (the column order of Z, eq. 70); ``bias``
+    the last entry. ``condense_lib.cosine_with_ones(parts)`` gives each part's
+    cosine with the all-ones vector (Sec. 5: 0.99974 for MNIST).
+    """
+    v1 = as_array(v1, "v1")
+    if v1.ndim != 1 or v1.shape[0] != C * m * m + 1:
+        raise ValueError(f"v1 must have C m^2 + 1 = {C * m * m + 1} entries for C = {C}, m = {m}; got shape {v1.shape}")
+    return v1[:-1].reshape(C, m * m), float(v1[-1])
+
+
+def constant_share(Z, C: int, m: int) -> np.ndarray:
+    """How constant the m x m patches of the mean image are: for each channel alpha, the
+    share of ||Z_alpha||_F^2 (the columns of channel alpha) that lies along the all-ones vector,
+
+        ||Z_alpha 1||^2 / (m^2 ||Z_alpha||_F^2),
+
+    the energy-weighted mean of the squared cosines of the patches with 1. Equals 1 when
+    every patch is constant. Shape (C,).
+    """
+    Z = as_array(Z, "Z")
+    if Z.ndim != 2 or Z.shape[1] != C * m * m + 1:
+        raise ValueError(f"Z must have C m^2 + 1 = {C * m * m + 1} columns for C = {C}, m = {m}; got shape {Z.shape}")
+    K = Z[:, :-1].reshape(Z.shape[0], C, m * m)  # (P, C, m^2)
+    return np.square(K.sum(axis=2)).sum(axis=0) / (m * m * np.square(K).sum(axis=(0, 2)))
+
+
+def theta_bar(params: dict, eps: float = 1.0):
+    """The rescaled parameters theta_bar = theta / eps (eqs. 27-28) of every kernel of a
+    two-layer CNN, from its parameters by name (``dict(model.named_parameters())``, a
+    ``TrainResult``'s ``snapshots`` or ``result.snapshot(e)``; arrays or tensors).
+
+    theta_{W, beta} = (W[beta].ravel(), b[beta]): the weights W_{., ., alpha, beta}
+    (alpha, then p, then q), then the bias; theta_{a, beta} = readout.weight.reshape(M, H1 W1)[beta]
+    (u, then v), since the readout takes sigma(x^[1]) (n, M, H1, W1) flattened. These are
+    the column and row orders of ``build_Z`` (eqs. 33, 35, 70).
+
+    Returns
+    -------
+    theta_W (S, M, D) and theta_a (S, M, P), float64, for S snapshots (S = 1 for one).
+    """
+    keys = ("convs.0.weight", "convs.0.bias", "readout.weight")
+    if any(k not in params for k in keys) or "convs.1.weight" in params or "fc.weight" in params:
+        raise ValueError("theta_bar needs the parameters of a two-layer CNN (one conv layer, head='linear')")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be positive (theta = eps theta_bar, eq. 27), got {eps!r}")
+    W, b, a = (np.asarray(params[k].detach().cpu() if torch.is_tensor(params[k]) else params[k], dtype=np.float64)
+               for k in keys)
+    if W.ndim == 4:  # one snapshot
+        W, b, a = W[None], b[None], a[None]
+    S, M = W.shape[:2]
+    if a.shape[1] != 1 or a.shape[2] % M:
+        raise ValueError(f"readout.weight {a.shape[1:]} is not a d = 1 readout over M = {M} channels")
+    theta_W = np.concatenate([W.reshape(S, M, -1), b[..., None]], axis=2) / eps  # (S, M, D)
+    theta_a = a.reshape(S, M, -1) / eps  # (S, M, P)
+    return theta_W, theta_a

@@ -1,0 +1,342 @@
+"""Studies that build or train networks and measure them against the theory: the
+linearization check (eqs. 27-34), v_1 over many samples (Sec. 5), the linear regime of
+one run against the closed form (Prop. 1, eq. 54), and the width scan of Theorem 1.
+
+This is the top layer: it uses the maths (``data_matrix``, ``linear_dynamics``,
+``effective_time``) and the runner (``experiments``), never the other way round.
+Used in the theory chapters.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .activations import get_activation
+from .condensation import cosine_with_ones
+from .data_matrix import Spectrum, _check_m, _check_xy, _fix_signs, _Z_from_mean, build_A, build_Z, spectrum, theta_bar
+from .effective_time import T_eff, alignment, first_time, phi, relative_change, sup_until
+from .experiments import Config, run
+from .linear_dynamics import closed_form, gd_step, relative_distance
+from .losses import loss_fn
+from .models import CNN
+from .train import TrainResult
+
+__all__ = [
+    "theta_per_kernel", "vector_fields", "LinearizationCheck", "linearization_check", "V1Trials", "v1_cosine_trials",
+    "LinearRegime", "linear_regime", "Theorem1Scan", "theorem1_scan",
+]
+
+
+def _check_two_layer(model) -> None:
+    if not isinstance(model, CNN) or len(model.convs) != 1 or model.head != "linear" or model.d != 1:
+        raise ValueError(
+            "the linear dynamics (eqs. 32-34) are for the two-layer CNN: "
+            "use CNN(in_shape, (M,), m=m, activation=..., head='linear', d=1)"
+        )
+
+
+def theta_per_kernel(model) -> np.ndarray:
+    """theta_beta = (theta_{W, beta}; theta_{a, beta}) of eq. 33 for every kernel beta, shape
+    (M, C m^2 + 1 + H1 W1): ``theta_bar`` with eps = 1, the two parts side by side. Row beta
+    pairs with A of eq. 34."""
+    _check_two_layer(model)
+    return np.concatenate(theta_bar(dict(model.named_parameters())), axis=2)[0]
+
+
+def vector_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient-flow vector field of the rescaled parameters and its linearization.
+
+    With theta = eps theta_bar (eqs. 27-28), gradient flow (eq. 20) reads
+    d theta_bar / dt = -(1/eps) grad_theta R_S(eps theta_bar). Returns, per kernel beta,
+
+    - ``field``: that vector field, from autograd on ``model`` (in float64), R_S of eq. 1;
+    - ``linear``: A theta_bar_beta (eqs. 32-34), A built from ``x, y`` by ``build_A(build_Z)``.
+
+    Parameters
+    ----------
+    model : a two-layer ``CNN`` (one conv layer, ``head="linear"``, ``d=1``), typically
+        ``init="theory"`` with this ``eps``.
+    x : (n, C, H, W) inputs; y : (n,) targets; eps : the scale of eq. 27.
+
+    Returns
+    -------
+    ``(field, linear)``, each of shape (M, C m^2 + 1 + H1 W1), rows in the order of
+    ``theta_per_kernel``. They agree up to O(eps) (O(eps^2) when sigma''(0) = 0).
+    """
+    _check_two_layer(model)
+    x, y = _check_xy(x, y)
+    if tuple(x.shape[1:]) != model.in_shape:
+        raise ValueError(f"x has images of shape {x.shape[1:]} but the model takes {model.in_shape}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive number (theta = eps theta_bar, eq. 27), got {eps!r}")
+    net = copy.deepcopy(model).double()
+    params = dict(net.named_parameters())
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    grads = torch.autograd.grad(loss_fn(net(xt), yt, "mse"), list(params.values()))
+    field = -np.concatenate(theta_bar(dict(zip(params, grads)), eps), axis=2)[0]  # d theta_bar / dt
+    theta = np.concatenate(theta_bar(params, eps), axis=2)[0]  # (M, D + P)
+    linear = theta @ build_A(build_Z(x, y, model.m)).T  # rows A theta_bar_beta
+    return field, linear
+
+
+@dataclass(frozen=True, eq=False)
+class LinearizationCheck:
+    """The real vector field against A theta_bar over a range of eps (see ``linearization_check``).
+
+    ``eps`` (k,); ``error`` (k,): ||field - A theta_bar|| / ||A theta_bar|| over all kernels;
+    ``ratio`` (k,): ||field|| / ||A theta_bar||.
+    """
+
+    activation: str
+    eps: np.ndarray
+    error: np.ndarray
+    ratio: np.ndarray
+
+    def slope(self, of: str = "error", eps_max: float = np.inf) -> float:
+        """The least-squares slope of log(``of``) against log(eps) over eps <= ``eps_max``:
+        the order in eps of ``of`` ("error" or "ratio")."""
+        if of not in ("error", "ratio"):
+            raise ValueError(f"of must be 'error' or 'ratio', got {of!r}")
+        keep = self.eps <= eps_max
+        if keep.sum() < 2:
+            raise ValueError(f"fewer than two eps values are <= eps_max = {eps_max}: raise eps_max")
+        return float(np.polyfit(np.log(self.eps[keep]), np.log(getattr(self, of)[keep]), 1)[0])
+
+
+def linearization_check(x, y, eps, channels: int = 8, m: int = 3, activation: str = "tanh", seed: int = 0) -> LinearizationCheck:
+    """Compare the gradient-flow vector field of a two-layer CNN with A theta_bar (eqs. 30-34)
+    for each eps in ``eps``: the network ``CNN(in_shape, (channels,), m=m, activation=activation,
+    head="linear", init="theory", eps=eps, seed=seed)`` (the same theta_bar up to float32 rounding for every eps)."""
+    x, y = _check_xy(x, y)
+    eps = np.asarray(eps, dtype=np.float64).ravel()
+    error, ratio = [], []
+    for e in eps:
+        model = CNN(x.shape[1:], (channels,), m=m, activation=activation, head="linear", d=1, init="theory",
+                    eps=float(e), seed=seed)
+        field, linear = vector_fields(model, x, y, float(e))
+        error.append(np.linalg.norm(field - linear) / np.linalg.norm(linear))
+        ratio.append(np.linalg.norm(field) / np.linalg.norm(linear))
+    return LinearizationCheck(get_activation(activation).name, eps, np.asarray(error), np.asarray(ratio))
+
+
+@dataclass(frozen=True, eq=False)
+class V1Trials:
+    """v_1 of Z over T independent samples (see ``v1_cosine_trials``).
+
+    ``index`` (T, n): the images of each trial; ``cosines`` (T, C): each channel part of
+    v_1 against the all-ones vector; ``singular_values`` (T, k): lambda_1..lambda_k of each Z.
+    """
+
+    index: np.ndarray
+    cosines: np.ndarray
+    singular_values: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean cosine per channel (C,)."""
+        return self.cosines.mean(axis=0)
+
+    @property
+    def median(self) -> np.ndarray:
+        """Median cosine per channel (C,): the typical trial, insensitive to rare outliers."""
+        return np.median(self.cosines, axis=0)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Standard deviation (ddof = 1) of the cosine per channel (C,)."""
+        return self.cosines.std(axis=0, ddof=1)
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """lambda_1 / lambda_2 of each trial (T,)."""
+        return self.singular_values[:, 0] / self.singular_values[:, 1]
+
+    def summary(self, digits: int = 5) -> list[str]:
+        """``"mean ± std"`` per channel, as the paper reports them."""
+        return [f"{mu:.{digits}f} ± {sd:.{digits}f}" for mu, sd in zip(self.mean, self.std)]
+
+
+def v1_cosine_trials(x, y, n: int = 500, trials: int = 50, m: int = 3, target: str = "label", seed: int = 0) -> V1Trials:
+    """Cosine of each channel part of v_1 with the all-ones vector over ``trials`` random samples
+    of ``n`` images of the pool ``(x, y)`` (Sec. 5 and App. A.3: 50 trials of 500 images).
+
+    All trials at once: one matrix product gives the T mean images (eq. 31), one batched
+    symmetric eigensolver on the small Z^T Z (D x D) the T spectra (eq. 36): lambda_k^2
+    and v_k are its eigenpairs.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) the pool (e.g. from ``data.image_pool``); y : (N,) its labels.
+    target : ``"label"`` -- y_i as given; ``"centred"`` -- y_i minus its mean over the trial's
+        sample, which removes the bias column (z = 0).
+    seed : seeds the draws (each trial n distinct images).
+    """
+    x, y = _check_xy(x, y)
+    N, C, H, W = x.shape
+    _check_m(m, H, W)
+    if target not in ("label", "centred"):
+        raise ValueError(f"unknown target {target!r}: choose 'label' or 'centred'")
+    if not (isinstance(n, (int, np.integer)) and 1 <= n <= N):
+        raise ValueError(f"n = {n!r} must be an integer in 1..{N}, the size of the pool")
+    if not (isinstance(trials, (int, np.integer)) and trials >= 1):
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    rng = np.random.default_rng(seed)
+    index = np.sort(np.argsort(rng.random((trials, N)), axis=1)[:, :n], axis=1)  # (T, n), distinct per row
+    w = y[index]  # (T, n)
+    if target == "centred":
+        w = w - w.mean(axis=1, keepdims=True)
+    S = np.zeros((trials, N))
+    np.put_along_axis(S, index, w / n, axis=1)
+    z_img = (S @ x.reshape(N, -1)).reshape(trials, C, H, W)  # eq. 31 for every trial
+    Z = _Z_from_mean(z_img, w.mean(axis=1), m)  # (T, P, D), eq. 35
+    evals, V = np.linalg.eigh(np.swapaxes(Z, 1, 2) @ Z)  # (T, D), (T, D, D), ascending
+    evals, V = evals[:, ::-1], V[:, :, ::-1]
+    _, V = _fix_signs(V, V)
+    parts = V[:, :-1, 0].reshape(trials * C, m * m)  # kernel parts of v_1, channel by channel
+    return V1Trials(index, cosine_with_ones(parts).reshape(trials, C), np.sqrt(np.clip(evals, 0.0, None)))
+
+
+@dataclass(frozen=True, eq=False)
+class LinearRegime:
+    """One real GD run of the two-layer CNN against the linear dynamics from the same
+    initialization (see ``linear_regime``). Rescaled variables theta / eps (eqs. 27-28).
+
+    ``times`` (S,) the recorded times lr x epoch; ``theta_W`` (S, M, D), ``theta_a`` (S, M, P)
+    the real run; ``W_linear``, ``a_linear`` the closed form's GD iterates from theta(0)
+    (``closed_form(..., lr)``); ``distance`` (S,) the relative distance between the two;
+    ``phi`` (S,) of eq. 52; ``T_eff`` of eq. 54 on the run; ``T_lin`` the first recorded time
+    the distance exceeds ``tol`` (``inf`` if never). ``result`` is the run itself; ``change`` and
+    ``align`` (S,) are eqs. 14 and 15 along the run, ``change_linear`` and ``align_linear``
+    along the closed form.
+    """
+
+    config: Config
+    Z: np.ndarray
+    spectrum: Spectrum
+    tol: float
+    times: np.ndarray
+    theta_W: np.ndarray
+    theta_a: np.ndarray
+    W_linear: np.ndarray
+    a_linear: np.ndarray
+    distance: np.ndarray
+    phi: np.ndarray
+    T_eff: float
+    T_lin: float
+    result: TrainResult
+
+    change: np.ndarray
+    align: np.ndarray
+    change_linear: np.ndarray
+    align_linear: np.ndarray
+
+    @property
+    def eps(self) -> float:
+        return float(self.config.eps)
+
+    @property
+    def lambda_1(self) -> float:
+        return float(self.spectrum.singular_values[0])
+
+
+def linear_regime(base: Config, *, steps: Optional[int] = None, horizon: Optional[float] = None,
+                  lr_lambda: float = 0.05, every: int = 1, tol: float = 0.05, device: str = "cpu") -> LinearRegime:
+    """Train ``base`` (a ``theory_config``) by GD with step ``gd_step(lambda_1, lr_lambda)``
+    (lambda_1 of its own Z) and compare the run with the closed form from the same
+    initialization: Prop. 1 against the real dynamics, T_eff (eq. 54) and the end of the
+    linear regime. Give ``steps`` (GD steps) or ``horizon`` (run until lambda_1 t = horizon);
+    snapshots every ``every`` steps. The run is cached (``run``) and trained on ``device``."""
+    if not isinstance(base, Config) or base.init != "theory" or len(base.channels) != 1 or base.optimizer != "gd":
+        raise ValueError("base must be a two-layer GD run in the theory's setting: use theory_config(...)")
+    if (steps is None) == (horizon is None):
+        raise ValueError("give exactly one of steps (GD steps) and horizon (run until lambda_1 t = horizon)")
+    if not (isinstance(every, (int, np.integer)) and every >= 1):
+        raise ValueError(f"every must be a positive integer, got {every!r}")
+    Z = build_Z(*base.data(), base.m)
+    spec = spectrum(Z)
+    lr = gd_step(spec.singular_values[0], lr_lambda)
+    steps = int(steps) if horizon is None else round(horizon / (lr * spec.singular_values[0]))
+    config = base.replace(lr=lr, epochs=steps, snapshot_epochs=tuple(range(0, steps + 1, every)))
+    result = run(config, device=device)
+    W, a = theta_bar(result.snapshots, config.eps)
+    times = config.times()
+    W_lin, a_lin = closed_form(Z, W[0], a[0], times, lr=lr)
+    distance = relative_distance((W, a), (W_lin, a_lin))
+    phi_t = phi(W, a)
+    M = config.channels[0]
+    return LinearRegime(config=config, Z=Z, spectrum=spec, tol=float(tol), times=times, theta_W=W, theta_a=a,
+                        W_linear=W_lin, a_linear=a_lin, distance=distance, phi=phi_t,
+                        T_eff=T_eff(times, phi_t, M, config.eps), T_lin=first_time(times, distance > tol), result=result,
+                        change=relative_change(W), align=alignment(W, spec.v1),
+                        change_linear=relative_change(W_lin), align_linear=alignment(W_lin, spec.v1))
+
+
+@dataclass(frozen=True, eq=False)
+class Theorem1Scan:
+    """The two quantities of Theorem 1 along real GD runs, one per width M (see ``theorem1_scan``).
+
+    ``widths`` (K,), ``eps`` (K,) = M^(-gamma_eps/2); ``times`` (S,) the recorded times (lr x epoch);
+    per width and time (K, S): ``change`` and ``align`` (eqs. 14, 15) of the real run,
+    ``change_linear`` and ``align_linear`` of the closed form from the same initialization
+    (GD iterates, ``closed_form(..., lr)``), ``distance`` the relative distance between the
+    two trajectories (theta_W and theta_a); per width (K,): ``phi0`` = phi(0), ``T_eff`` of
+    eq. 54 on the run, and ``T_lin``, the first recorded time the distance exceeds ``tol``
+    (``inf`` if never).
+    """
+
+    dataset: str
+    gamma_eps: float
+    tol: float
+    lr: float
+    lambda_1: float
+    lambda_2: float
+    D: int
+    P: int
+    widths: np.ndarray
+    eps: np.ndarray
+    times: np.ndarray
+    change: np.ndarray
+    align: np.ndarray
+    change_linear: np.ndarray
+    align_linear: np.ndarray
+    distance: np.ndarray
+    phi0: np.ndarray
+    T_eff: np.ndarray
+    T_lin: np.ndarray
+
+    def sup(self, quantity: str = "change", until: str = "T_lin") -> np.ndarray:
+        """sup over t in [0, T] of ``quantity`` ("change" or "align") for each width, with T the
+        per-width ``T_lin`` or ``T_eff`` (``until``); a T beyond the run is cut at its end."""
+        if quantity not in ("change", "align") or until not in ("T_lin", "T_eff"):
+            raise ValueError("quantity is 'change' or 'align'; until is 'T_lin' or 'T_eff'")
+        values, ends = getattr(self, quantity), getattr(self, until)
+        return np.array([sup_until(self.times, v, T) for v, T in zip(values, ends)])
+
+
+def theorem1_scan(base: Config, widths, gamma_eps: float, *, steps: int, lr_lambda: float = 0.05,
+                  every: int = 2, tol: float = 0.05, device: str = "cpu") -> Theorem1Scan:
+    """``linear_regime`` at each width M of ``widths`` with eps^2 = M^(-gamma_eps) (Assumption 3,
+    eq. 8), ``steps`` GD steps each, and the quantities of Theorem 1 (eqs. 14-15), T_eff (eq. 54)
+    and the end of the linear regime per width. Runs are cached (``run``) and trained on ``device``."""
+    widths = np.asarray(widths)
+    if widths.ndim != 1 or widths.size == 0 or not np.issubdtype(widths.dtype, np.integer) or (widths < 2).any():
+        raise ValueError(f"widths must be a list of integers >= 2, got {widths!r}")
+    if not (np.isfinite(gamma_eps) and gamma_eps > 0):
+        raise ValueError(f"gamma_eps must be positive (eps^2 = M^-gamma_eps), got {gamma_eps!r}")
+    if not isinstance(base, Config):
+        raise ValueError("base must be a theory_config(...)")
+    regimes = [linear_regime(base.replace(channels=(int(M),), eps=float(M) ** (-gamma_eps / 2)), steps=steps,
+                             lr_lambda=lr_lambda, every=every, tol=tol, device=device) for M in widths]
+    first = regimes[0]
+    per_width = lambda name: np.array([getattr(r, name) for r in regimes])
+    return Theorem1Scan(
+        dataset=base.dataset, gamma_eps=float(gamma_eps), tol=float(tol), lr=first.config.lr,
+        lambda_1=first.lambda_1, lambda_2=float(first.spectrum.singular_values[1]), D=first.Z.shape[1],
+        P=first.Z.shape[0], widths=widths.astype(np.int64), eps=np.array([r.eps for r in regimes]), times=first.times,
+        change=per_width("change"), align=per_width("align"), change_linear=per_width("change_linear"),
+        align_linear=per_width("align_linear"), distance=per_width("distance"),
+        phi0=np.array([r.phi[0] for r in regimes]), T_eff=per_width("T_eff"), T_lin=per_width("T_lin"))

@@ -1,0 +1,141 @@
+"""condense_lib.data_matrix against independent computations: loops written from the
+paper's equations and numpy's eigensolvers."""
+import numpy as np
+import pytest
+import torch
+
+import condense_lib as cl
+
+
+def _loop_Z(x, y, m):
+    """Eqs. 31 and 35 (70 for C channels) written as loops."""
+    n, C, H, W = x.shape
+    z = np.zeros((C, H, W))
+    for i in range(n):
+        for a in range(C):
+            for r in range(H):
+                for c in range(W):
+                    z[a, r, c] += y[i] * x[i, a, r, c] / n  # eq. 31
+    rows = []
+    for u in range(H - m + 1):
+        for v in range(W - m + 1):
+            row = [z[a, u + p, v + q] for a in range(C) for p in range(m) for q in range(m)]
+            rows.append(row + [sum(y) / n])  # eq. 35: patches, then z
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("shape, m", [((4, 1, 6, 6), 3), ((5, 1, 6, 4), 3), ((5, 3, 5, 7), 2), ((3, 3, 4, 4), 4)])
+def test_build_Z_equals_a_loop_from_eq_35(shape, m):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=shape), rng.normal(size=shape[0])
+    Z = cl.build_Z(x, y, m)
+    np.testing.assert_allclose(Z, _loop_Z(x, y, m), rtol=1e-12, atol=1e-14)
+    # torch inputs give the same matrix
+    np.testing.assert_allclose(cl.build_Z(torch.as_tensor(x), torch.as_tensor(y), m), Z, rtol=1e-12)
+    mean = cl.label_weighted_mean(x, y)
+    assert mean.shape == shape[1:]
+    np.testing.assert_allclose(mean[:, :m, :m].ravel(), Z[0, :-1].reshape(shape[1], m * m).ravel(), rtol=1e-12)
+
+
+def test_eigenvalues_of_A_are_plus_minus_the_singular_values_of_Z():
+    rng = np.random.default_rng(1)
+    Z = cl.build_Z(rng.normal(size=(6, 2, 5, 6)), rng.normal(size=6), 2)  # (20, 9)
+    A = cl.build_A(Z)
+    P, D = Z.shape
+    assert A.shape == (P + D, P + D)
+    np.testing.assert_array_equal(A[:D, D:], Z.T)
+    np.testing.assert_array_equal(A[D:, :D], Z)
+    assert not A[:D, :D].any() and not A[D:, D:].any()
+    s = np.linalg.svd(Z, compute_uv=False)
+    expected = np.sort(np.r_[s, -s, np.zeros(P + D - 2 * len(s))])
+    np.testing.assert_allclose(np.linalg.eigvalsh(A), expected, atol=1e-12)
+
+
+def test_spectrum_is_an_svd_with_rank_gap_and_signs():
+    rng = np.random.default_rng(2)
+    Z = cl.build_Z(rng.uniform(size=(8, 3, 9, 9)), rng.uniform(size=8), 3)  # (49, 28)
+    sp = cl.spectrum(Z)
+    np.testing.assert_allclose(sp.U @ np.diag(sp.singular_values) @ sp.V.T, Z, atol=1e-12)
+    np.testing.assert_allclose(sp.V.T @ sp.V, np.eye(Z.shape[1]), atol=1e-12)
+    assert np.all(sp.V[:-1].sum(axis=0) >= 0)  # kernel part of every v_k sums to >= 0
+    np.testing.assert_allclose(Z @ sp.v1, sp.singular_values[0] * sp.u1, atol=1e-10)
+    # v_1 is the top eigenvector of Z^T Z, lambda_k^2 its eigenvalues
+    w, Q = np.linalg.eigh(Z.T @ Z)
+    assert abs(Q[:, -1] @ sp.v1) == pytest.approx(1.0)
+    np.testing.assert_allclose(sp.eigenvalues, w[::-1], rtol=1e-9, atol=1e-12)
+    assert sp.gap == pytest.approx(sp.singular_values[0] - sp.singular_values[1])
+    assert sp.ratio == pytest.approx(sp.singular_values[0] / sp.singular_values[1])
+    assert sp.rank == 28
+    # a rank-2 matrix
+    low = rng.normal(size=(30, 2)) @ rng.normal(size=(2, 10))
+    assert cl.spectrum(low).rank == 2 == np.linalg.matrix_rank(low)
+
+
+def test_v1_parts_and_their_cosines_with_ones():
+    v1 = np.arange(1.0, 29.0)
+    parts, bias = cl.v1_parts(v1, 3, 3)
+    assert parts.shape == (3, 9) and bias == 28.0
+    np.testing.assert_array_equal(parts[1], np.arange(10.0, 19.0))
+    cos = cl.cosine_with_ones(parts)
+    for a in range(3):
+        assert cos[a] == pytest.approx(parts[a].sum() / (np.linalg.norm(parts[a]) * 3.0))
+    with pytest.raises(ValueError, match="C m\\^2 \\+ 1 = 28"):
+        cl.v1_parts(v1[:-1], 3, 3)
+
+
+def test_constant_share():
+    rng = np.random.default_rng(3)
+    # constant images: every patch is constant, share 1
+    x = np.ones((4, 2, 6, 6)) * rng.uniform(1, 2, size=(4, 2, 1, 1))
+    np.testing.assert_allclose(cl.constant_share(cl.build_Z(x, rng.normal(size=4), 3), 2, 3), 1.0)
+    Z = cl.build_Z(rng.normal(size=(5, 2, 5, 5)), rng.normal(size=5), 2)
+    share = cl.constant_share(Z, 2, 2)
+    for a in range(2):
+        K = Z[:, a * 4:(a + 1) * 4]
+        cos2 = (K.sum(1) / (2 * np.linalg.norm(K, axis=1))) ** 2
+        w = np.linalg.norm(K, axis=1) ** 2
+        assert share[a] == pytest.approx((cos2 * w).sum() / w.sum())
+
+
+def test_theta_bar_orders_match_a_loop_and_build_Z():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn((12, 1, 7, 6), generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (12,), generator=g).double()
+    model = cl.CNN((1, 7, 6), (3,), m=3, activation="tanh", head="linear", init="theory", eps=0.1, seed=0).double()
+    W = model.convs[0].weight.detach().numpy()
+    b = model.convs[0].bias.detach().numpy()
+    a = model.readout.weight.detach().numpy()[0]
+    tW, ta = cl.theta_bar({k: v.detach().numpy() for k, v in model.named_parameters()}, 0.1)
+    H1, W1 = 5, 4
+    for beta in range(3):
+        vec = [W[beta, 0, p, q] for p in range(3) for q in range(3)] + [b[beta]]
+        np.testing.assert_allclose(tW[0, beta], np.array(vec) / 0.1)
+        np.testing.assert_allclose(ta[0, beta], [a[beta * H1 * W1 + u * W1 + v] / 0.1 for u in range(H1) for v in range(W1)])
+    # the orders pair with Z: theta_a . Z theta_W = sum_{u,v} a_uv x^[1]_uv averaged with y (eqs. 30-31)
+    Z = cl.build_Z(x, y, 3)
+    with torch.no_grad():
+        pre = model.convs[0](x)  # (n, M, H1, W1)
+    lhs = np.einsum("bp,pd,bd->b", ta[0], Z, tW[0])
+    rhs = np.einsum("n,nbp,bp->b", y.numpy(), pre.reshape(len(y), 3, -1).numpy(), ta[0]) / len(y) / 0.1
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-10)
+
+
+def test_bad_inputs_raise_clear_errors():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(5, 1, 6, 6)), rng.normal(size=5)
+    with pytest.raises(ValueError, match="5 samples but y has 4"):
+        cl.build_Z(x, y[:4], 3)
+    with pytest.raises(ValueError, match="m = 7 must be an integer in 1..6"):
+        cl.build_Z(x, y, 7)
+    with pytest.raises(ValueError, match=r"y must have shape \(n,\)"):
+        cl.build_Z(x, np.ones((5, 10)), 3)
+    with pytest.raises(ValueError, match="x must have shape"):
+        cl.build_Z(x[:, 0], y, 3)
+    bad = x.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        cl.build_Z(bad, y, 3)
+    with pytest.raises(ValueError, match="NaN"):
+        cl.build_A(np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="two-layer CNN"):
+        cl.theta_bar({"convs.0.weight": np.zeros((2, 1, 3, 3))}, 0.1)

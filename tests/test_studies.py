@@ -1,0 +1,173 @@
+"""condense_lib.studies against independent computations: the vector field of the
+rescaled dynamics and its linearization written as loops (eqs. 26-34), v_1 over many
+samples against a loop over trials, and the linear regime and the width scan of
+Theorem 1 against their parts."""
+import numpy as np
+import pytest
+import torch
+
+import condense_lib as cl
+
+
+def _small_problem(activation="tanh", eps=1e-2, C=2, M=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = torch.as_tensor(rng.normal(size=(6, C, 5, 6)))
+    y = torch.as_tensor(rng.uniform(0, 3, size=6))
+    model = cl.CNN((C, 5, 6), (M,), m=3, activation=activation, head="linear", init="theory", eps=eps, seed=1)
+    return x, y, model
+
+
+def test_theta_per_kernel_follows_eq_33():
+    x, y, model = _small_problem()
+    theta = cl.theta_per_kernel(model)
+    W = model.convs[0].weight.detach().double().numpy()  # (M, C, m, m)
+    b = model.convs[0].bias.detach().double().numpy()
+    a = model.readout.weight.detach().double().numpy()[0]  # (M H1 W1,)
+    H1, W1 = 3, 4
+    for beta in range(3):
+        row = [W[beta, al, p, q] for al in range(2) for p in range(3) for q in range(3)] + [b[beta]]
+        row += [a[beta * H1 * W1 + u * W1 + v] for u in range(H1) for v in range(W1)]
+        np.testing.assert_array_equal(theta[beta], row)
+
+
+def test_vector_field_equals_the_rescaled_dynamics_written_as_loops():
+    # eq. 26 rescaled (eqs. 27-28): d W_bar / dt = -(1/n) sum_i e_i sum_uv a_bar sigma'(eps x_bar) x, etc.
+    eps = 0.3  # large enough that the nonlinearity matters
+    x, y, model = _small_problem("tanh", eps)
+    field, _ = cl.vector_fields(model, x, y, eps)
+    xb, yb = x.numpy(), y.numpy()
+    n, C, H, W = xb.shape
+    tb = cl.theta_per_kernel(model) / eps
+    M, m, H1, W1 = 3, 3, 3, 4
+    Wb, bb, ab = tb[:, :C * 9].reshape(M, C, m, m), tb[:, C * 9], tb[:, C * 9 + 1:].reshape(M, H1, W1)
+    pre = np.zeros((n, M, H1, W1))  # eps x_bar^[1]
+    for i in range(n):
+        for be in range(M):
+            for u in range(H1):
+                for v in range(W1):
+                    s = sum(xb[i, al, u + p, v + q] * Wb[be, al, p, q] for al in range(C) for p in range(m) for q in range(m))
+                    pre[i, be, u, v] = eps * (s + bb[be])
+    e = np.array([eps * (ab * np.tanh(pre[i])).sum() - yb[i] for i in range(n)])  # f(x_i) - y_i
+    dsig = 1 - np.tanh(pre) ** 2
+    expected = np.zeros_like(field)
+    for be in range(M):
+        for al in range(C):
+            for p in range(m):
+                for q in range(m):
+                    expected[be, al * 9 + p * 3 + q] = -sum(
+                        e[i] * ab[be, u, v] * dsig[i, be, u, v] * xb[i, al, u + p, v + q]
+                        for i in range(n) for u in range(H1) for v in range(W1)) / n
+        expected[be, C * 9] = -sum(e[i] * (ab[be] * dsig[i, be]).sum() for i in range(n)) / n
+        expected[be, C * 9 + 1:] = -sum(e[i] * np.tanh(pre[i, be]) / eps for i in range(n)).ravel() / n
+    np.testing.assert_allclose(field, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_linear_field_equals_eq_32_written_as_loops():
+    x, y, model = _small_problem("tanh", 1e-2)
+    _, linear = cl.vector_fields(model, x, y, 1e-2)
+    xb, yb = x.numpy(), y.numpy()
+    n, C = xb.shape[:2]
+    z = sum(yb[i] * xb[i] for i in range(n)) / n  # eq. 31
+    zbar = yb.mean()
+    tb = cl.theta_per_kernel(model) / 1e-2
+    for be in range(3):
+        Wb, bb, ab = tb[be, :C * 9].reshape(C, 3, 3), tb[be, C * 9], tb[be, C * 9 + 1:].reshape(3, 4)
+        dW = [sum(ab[u, v] * z[al, u + p, v + q] for u in range(3) for v in range(4))
+              for al in range(C) for p in range(3) for q in range(3)]
+        db = ab.sum() * zbar
+        da = [(z[:, u:u + 3, v:v + 3] * Wb).sum() + bb * zbar for u in range(3) for v in range(4)]
+        np.testing.assert_allclose(linear[be], dW + [db] + da, rtol=1e-10)
+
+
+@pytest.mark.parametrize("activation, order", [("silu", 1), ("tanh", 2)])
+def test_vector_field_approaches_A_theta_like_eps_to_the_order(activation, order):
+    # O(eps) in general (eq. 30); O(eps^2) for tanh, whose sigma''(0) = 0.
+    x, y, _ = _small_problem()
+    check = cl.linearization_check(x, y, [1e-3, 1e-4], channels=4, activation=activation, seed=2)
+    shrink = check.error[0] / check.error[1]
+    assert 0.7 * 10**order < shrink < 1.3 * 10**order
+    assert check.error[1] < 1e-3
+    assert check.slope() == pytest.approx(order, abs=0.1)
+
+
+def test_xtanh_has_no_linear_term():
+    # multiplicity 2: the real field is O(eps) times A theta_bar, so the relative error tends to 1
+    x, y, _ = _small_problem()
+    check = cl.linearization_check(x, y, [1e-3, 1e-4], channels=4, activation="xtanh", seed=2)
+    assert check.slope("ratio") == pytest.approx(1.0, abs=0.05)
+    np.testing.assert_allclose(check.error, 1.0, atol=1e-2)
+
+
+def test_v1_cosine_trials_equal_a_loop_over_trials():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, size=(40, 3, 6, 7)) + np.linspace(0, 1, 7)  # a smooth trend along v
+    y = rng.integers(0, 10, size=40).astype(float)
+    for target in ("label", "centred"):
+        res = cl.v1_cosine_trials(x, y, n=12, trials=4, m=3, target=target, seed=5)
+        assert res.index.shape == (4, 12) and res.cosines.shape == (4, 3)
+        for t in range(4):
+            idx = res.index[t]
+            assert len(set(idx.tolist())) == 12
+            yt = y[idx] - (y[idx].mean() if target == "centred" else 0.0)
+            sp = cl.spectrum(cl.build_Z(x[idx], yt, 3))
+            np.testing.assert_allclose(res.cosines[t], cl.cosine_with_ones(cl.v1_parts(sp.v1, 3, 3)[0]), atol=1e-8)
+            np.testing.assert_allclose(res.singular_values[t, :5], sp.singular_values[:5], rtol=1e-8)
+        np.testing.assert_allclose(res.mean, [np.mean(res.cosines[:, a]) for a in range(3)])
+        np.testing.assert_allclose(res.std, [np.std(res.cosines[:, a], ddof=1) for a in range(3)])
+        assert res.summary(3)[0] == f"{res.mean[0]:.3f} ± {res.std[0]:.3f}"
+
+
+def test_bad_inputs_raise_clear_errors():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(5, 1, 6, 6)), rng.normal(size=5)
+    with pytest.raises(ValueError, match="two-layer CNN"):
+        cl.vector_fields(cl.CNN((1, 6, 6), (2, 2), m=2), x, y, 1e-2)
+    model = cl.CNN((1, 6, 6), (2,), m=3, init="theory", eps=1e-2)
+    with pytest.raises(ValueError, match="eps must be a positive number"):
+        cl.vector_fields(model, x, y, 0.0)
+    with pytest.raises(ValueError, match="images of shape"):
+        cl.vector_fields(model, rng.normal(size=(5, 1, 7, 6)), y, 1e-2)
+    with pytest.raises(ValueError, match="n = 9 must be an integer in 1..5"):
+        cl.v1_cosine_trials(x, y, n=9)
+    with pytest.raises(ValueError, match="unknown target"):
+        cl.v1_cosine_trials(x, y, n=3, target="onehot")
+
+
+def test_linear_regime_against_its_parts(tmp_cache, data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    base = cl.theory_config(M=4, eps=1e-3, n=20, crop=6, m=3)
+    regime = cl.linear_regime(base, steps=4, every=2)
+    Z = cl.build_Z(*base.data(), 3)
+    lam1 = np.linalg.svd(Z, compute_uv=False)[0]
+    assert regime.lambda_1 == pytest.approx(lam1) and regime.config.lr == cl.gd_step(lam1)
+    assert regime.config.epochs == 4 and regime.config.snapshot_epochs == (0, 2, 4)
+    W, a = cl.theta_bar(cl.run(regime.config).snapshots, 1e-3)
+    np.testing.assert_array_equal(regime.theta_W, W)
+    W_lin, a_lin = cl.closed_form(Z, W[0], a[0], regime.times, lr=regime.config.lr)
+    np.testing.assert_allclose(regime.W_linear, W_lin)
+    np.testing.assert_allclose(regime.distance, cl.relative_distance((W, a), (W_lin, a_lin)))
+    np.testing.assert_allclose(regime.change, cl.relative_change(W))
+    np.testing.assert_allclose(regime.align, cl.alignment(W, np.linalg.svd(Z)[2][0]))
+    assert regime.T_lin == cl.first_time(regime.times, regime.distance > 0.05)
+    with pytest.raises(ValueError, match="exactly one of steps"):
+        cl.linear_regime(base)
+    with pytest.raises(ValueError, match="theory's setting"):
+        cl.linear_regime(cl.Config(), steps=2)
+
+
+def test_theorem1_scan_against_its_parts(tmp_cache, data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    base = cl.theory_config(n=20, crop=6, m=3)
+    scan = cl.theorem1_scan(base, [4, 16], gamma_eps=2.0, steps=6, every=2)
+    assert scan.gamma_eps == 2.0
+    assert scan.change.shape == (2, 4) and scan.times.shape == (4,) and scan.D == 10 and scan.P == 16
+    cfg = base.replace(channels=(16,), eps=16.0 ** -1, lr=scan.lr, epochs=6, snapshot_epochs=(0, 2, 4, 6))
+    W, a = cl.theta_bar(cl.run(cfg).snapshots, cfg.eps)
+    Z = cl.build_Z(*cfg.data(), 3)
+    v1 = np.linalg.svd(Z)[2][0]
+    np.testing.assert_allclose(scan.change[1], cl.relative_change(W))
+    np.testing.assert_allclose(scan.align[1], cl.alignment(W, v1))
+    ph = cl.phi(W, a)
+    assert scan.phi0[1] == ph[0] and scan.T_eff[1] == cl.T_eff(cfg.times(), ph, 16, 16.0 ** -1)
+    assert scan.lr == pytest.approx(0.05 / np.linalg.svd(Z, compute_uv=False)[0], rel=0.05)
+    np.testing.assert_allclose(scan.sup("align", "T_lin"), [cl.sup_until(scan.times, v, T) for v, T in zip(scan.align, scan.T_lin)])
