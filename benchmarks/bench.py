@@ -221,11 +221,11 @@ def floor_seconds(config, repeats=5) -> dict:
     return out
 
 
-def library_run(config, epochs, snapshot_epochs=None):
+def library_run(config, epochs, snapshot_epochs=()):
     """``train`` as ``run`` calls it (the FC head's weights are not recorded)."""
     x, y, model = config.build()
-    return lambda: cl.train(model, x, y, config.optimizer, config.lr, epochs, config.loss, snapshot_epochs,
-                            progress=False, unrecorded=UNRECORDED)
+    return lambda: cl.train(model, x, y, optimizer=config.optimizer, lr=config.lr, epochs=epochs, loss=config.loss,
+                            snapshot_epochs=snapshot_epochs, progress=False, unrecorded=UNRECORDED)
 
 
 def library_step_only(config, epochs):
@@ -301,7 +301,7 @@ def bench_recording(label, name, epochs, repeats):
     every = range(epochs + 1)
     times = interleaved({
         "step only": lambda: library_step_only(config, epochs),
-        "no snapshots": lambda: library_run(config, epochs, ()),
+        "epoch 0 only": lambda: library_run(config, epochs, (0,)),
         "default": lambda: library_run(config, epochs),
         "every epoch": lambda: library_run(config, epochs, every),
     }, repeats)
@@ -311,23 +311,23 @@ def bench_recording(label, name, epochs, repeats):
 
 def bench_seeds(label, x, y, make, epochs, repeats, S=SEEDS, optimizer="gd", lr=5e-6, loss="mse"):
     """S seeds (models ``make(seed)``) trained together on (x, y), against one run and a loop over the seeds."""
-    args = (optimizer, lr, epochs, loss)
+    args = dict(optimizer=optimizer, lr=lr, epochs=epochs, loss=loss)
 
     def batched():
         ms = [make(seed) for seed in range(S)]
-        return lambda: cl.train(ms, x, y, *args, progress=False)
+        return lambda: cl.train(ms, x, y, **args, progress=False)
 
     def single():
         m = make(0)
-        return lambda: cl.train(m, x, y, *args, progress=False)
+        return lambda: cl.train(m, x, y, **args, progress=False)
 
     def overhead():  # the same run on one image: the operations' fixed cost, nearly no arithmetic
         m = make(0)
-        return lambda: cl.train(m, x[:1], y[:1], *args, progress=False)
+        return lambda: cl.train(m, x[:1], y[:1], **args, progress=False)
 
     def loop():
         ms = [make(seed) for seed in range(S)]
-        return lambda: [cl.train(m, x, y, *args, progress=False) for m in ms]
+        return lambda: [cl.train(m, x, y, **args, progress=False) for m in ms]
 
     together, apart = batched()(), loop()()
     diff = max(float(np.max(np.abs(a.loss - b.loss) / np.abs(b.loss))) for a, b in zip(together, apart))
@@ -346,7 +346,7 @@ def seed_settings():
     fig12 = cl.get_config("fig12", "paper")
     x, y, _ = fig12.build()
     paper = lambda seed: fig12.replace(seed=seed).build()[2]
-    theory = lambda x, M: (lambda seed: cl.CNN(tuple(x.shape[1:]), (M,), 3, "tanh", init="theory", eps=1e-5, seed=seed))
+    theory = lambda x, M: (lambda seed: cl.CNN(tuple(x.shape[1:]), (M,), m=3, activation="tanh", init="theory", eps=1e-5, seed=seed))
     # the theory chapters' runs: GD steps lr = lr_lambda / lambda_1 (condense_lib.gd_step)
     (x100, y100), (x50, y50) = cl.theory_config(n=100).data(), cl.theory_config(n=50, crop=6).data()
     lr_small = cl.gd_step(cl.spectrum(cl.build_Z(x100, y100, 3)).singular_values[0], 0.05)
