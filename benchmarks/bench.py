@@ -23,7 +23,7 @@ load on the machine hits both alike:
 - where the time goes, for the settings that go through autograd: each convolution and matrix
   product of the step timed alone at its shape (``floor_seconds``), their share of the
   library's step, and the best ratio any trainer could reach (reference step / their sum);
-- the cost of recording: no snapshots, the default (epochs 0 and E), every epoch;
+- the cost of recording: epoch 0 only, the default (epochs 0 and E), every epoch;
 - many seeds at once: S models trained together against a loop over the S seeds.
 
 FLOP count (analytic, multiply-adds count 2): a conv layer's forward is 2 n C_out H_out W_out
@@ -436,14 +436,14 @@ def report(rows, recording, seeds, book, mm_square, mm_fc) -> str:
     lines.append("")
     if recording:
         lines += ["Cost of recording (library, epochs per second; extra time against the training step alone):", "",
-                  "| setting | step alone | loss + accuracy, no snapshots | + snapshots at 0 and E (default) | + snapshot every epoch |",
+                  "| setting | step alone | loss + accuracy, epoch 0 only | + snapshots at 0 and E (default) | + snapshot every epoch |",
                   "|---|---|---|---|---|"]
         for label, rec in recording.items():
-            cells = [f"{rec[k][0]:.2f} ({100 * rec[k][1]:+.0f}%)" for k in ("step only", "no snapshots", "default", "every epoch")]
+            cells = [f"{rec[k][0]:.2f} ({100 * rec[k][1]:+.0f}%)" for k in ("step only", "epoch 0 only", "default", "every epoch")]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     if seeds:
-        lines += [f"Many seeds at once (the two-layer model; seconds for the whole run, median):", "",
+        lines += ["Many seeds at once (the two-layer model; seconds for the whole run, median):", "",
                   "| setting | epochs | one seed | one seed on 1 image | S seeds together | S seeds one after another "
                   "| together, in single runs | the fixed cost shared, in single runs | max rel. diff. |",
                   "|---|---|---|---|---|---|---|---|---|"]
