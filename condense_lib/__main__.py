@@ -1,6 +1,6 @@
 """Command line: list the paper's figures, or train them ahead of time into the cache.
 
-    python -m condense_lib list [--scale fast|paper]
+    python -m condense_lib list [fig12 ...] [--scale fast|paper]
     python -m condense_lib run fig12 fig4 --scale paper --device cuda
     python -m condense_lib run fig12 --set n=100 seed=1
 
@@ -63,7 +63,10 @@ def _overrides(items) -> dict:
 
 def _config(name: str, scale: str, changes: dict) -> Config:
     config = get_figure(name).config(scale)
-    return config.replace(**changes) if changes else config
+    try:
+        return config.replace(**changes) if changes else config
+    except ValueError as err:
+        raise ValueError(f"{name} with --set {' '.join(f'{k}={v!r}' for k, v in changes.items())}: {err}") from None
 
 
 def _check_device(device: str) -> None:
@@ -76,12 +79,17 @@ def _check_device(device: str) -> None:
         raise ValueError(f"--device {device!r} is not a torch device ({err}); use cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: no MPS device (Apple GPU) is available here; use --device cpu")
     if dev.type == "meta":
         raise ValueError("--device meta holds no numbers; use --device cpu or cuda")
     try:
         torch.zeros(1, device=dev)
     except Exception as err:  # NotImplementedError (mps, xla not built in), RuntimeError (no driver, bad index)
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0][:200]
         raise ValueError(f"--device {device}: not usable here ({reason}); use --device cpu") from None
 
 
@@ -89,7 +97,7 @@ def _list(args) -> int:
     scale = args.scale or default_scale()
     changes = _overrides(args.set)
     print(f"figures at the {scale!r} scale (cache: {cache_dir()}):")
-    for name in FIGURES:
+    for name in figure_names(args.figures or "all"):
         config = _config(name, scale, changes)
         mark = "cached" if _cached(config) else ""
         print(f"  {name:14s} {_describe(config)}  {mark}")
@@ -123,6 +131,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m condense_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="the figures, their settings and whether they are cached")
+    listing.add_argument("figures", nargs="*", help="figure names, prefixes or 'all' (default)")
     listing.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
     listing.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE", help="change Config fields")
     running = sub.add_parser("run", help="train figures into the cache")
