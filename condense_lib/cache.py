@@ -34,7 +34,7 @@ from typing import Callable, Mapping, Optional
 import numpy as np
 
 __all__ = ["CacheError", "cache_dir", "cache_path", "check_writable", "config_hash", "load_or_compute", "lookup",
-           "read_npz", "write_npz"]
+           "read_npz", "remove_stale", "write_npz"]
 
 _KEY = "__config__"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

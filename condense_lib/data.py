@@ -13,6 +13,11 @@ Layouts read: MNIST IDX files ``MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}
 ``y_train``, ``x_test``, ``y_test``, HWC uint8) or torchvision's
 ``cifar-10-batches-py`` folder.
 
+What is read is checked: uint8 pixels of shape (N, 28, 28) for MNIST and (N, 32, 32, 3)
+for the CIFAR-10 npz, as many labels as images, labels in 0..9; a file that fails, or
+cannot be read (a corrupt or cut-short ``.gz``), raises ``ValueError`` naming it and saying
+what to do (delete it and re-download, or the layout expected).
+
 Sampling is reproducible across machines: ``sample`` draws from the first
 ``POOL[dataset, split]`` images of a split, which are the same images in the
 full download and in the offline subset.
