@@ -1,24 +1,31 @@
 """Command line: list the paper's figures, or train them ahead of time into the cache.
 
-    python -m condense_lib list [--scale fast|paper]
+    python -m condense_lib list [fig12 ...] [--scale fast|paper]
     python -m condense_lib run fig12 fig4 --scale paper --device cuda
+    python -m condense_lib run fig12 --set n=100 seed=1
 
 ``run`` takes figure names (``fig12``), a figure's prefix (``fig4`` for its three
 panels) or ``all``, and fills ``CONDENSE_CACHE`` with the results the notebooks
 then read, so a GPU can compute the paper scale once for every later session.
+``--set FIELD=VALUE ...`` changes ``Config`` fields of the selected runs (values are
+Python literals: ``n=100``, ``lr=1e-3``, ``snapshot_epochs=0,5,10``; a bare word is a
+string: ``activation=relu``); the changed runs are cached under their own keys.
+
+Expected failures (an unknown figure or field, a bad value or scale, a device that is
+not there, an unwritable cache, missing or corrupt data) print one line on stderr and
+exit with status 2; warnings print one line each.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import sys
 import time
+import warnings
 
-from .cache import cache_dir
-from .experiments import FIGURES, SCALES, default_scale, figure_names, run
-
-
-def _cached(config) -> bool:
-    return config.cache_path().is_file()
+from .cache import CacheError, cache_dir
+from .experiments import FIGURES, SCALES, Config, default_scale, figure_names, is_cached, run
 
 
 def _describe(config) -> str:
@@ -30,12 +37,64 @@ def _describe(config) -> str:
             f"{config.optimizer:4s} lr={config.lr:<7.2g} epochs={config.epochs:<5d} {config.loss}")
 
 
+def _overrides(items) -> dict:
+    """``["n=20", "activation=relu"]`` -> ``{"n": 20, "activation": "relu"}``, fields of ``Config`` only."""
+    fields = [f.name for f in dataclasses.fields(Config)]
+    changes = {}
+    for item in items or ():
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--set {item!r}: write FIELD=VALUE, e.g. --set n=100 seed=1")
+        if name not in fields:
+            raise ValueError(f"--set {item!r}: unknown field {name!r}: choose one of {', '.join(fields)}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a bare word: a string (activation=relu)
+        changes[name] = tuple(value) if isinstance(value, list) else value
+    return changes
+
+
+def _config(name: str, scale: str, changes: dict) -> Config:
+    config = FIGURES[name].config(scale)
+    try:
+        return config.replace(**changes) if changes else config
+    except ValueError as err:
+        raise ValueError(f"{name} with --set {' '.join(f'{k}={v!r}' for k, v in changes.items())}: {err}") from None
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device string torch does not know, or a device absent here, before any work."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise ValueError(f"--device {device!r} is not a torch device ({err}); use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                         f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: no MPS device (Apple GPU) is available here; use --device cpu")
+    if dev.type == "meta":
+        raise ValueError("--device meta holds no numbers; use --device cpu or cuda")
+    try:
+        torch.zeros(1, device=dev)
+    except Exception as err:  # NotImplementedError (mps, xla not built in), RuntimeError (no driver, bad index)
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0][:200]
+        raise ValueError(f"--device {device}: not usable here ({reason}); use --device cpu") from None
+
+
 def _list(args) -> int:
     scale = args.scale or default_scale()
+    changes = _overrides(args.set)
     print(f"figures at the {scale!r} scale (cache: {cache_dir()}):")
-    for name, figure in FIGURES.items():
-        config = figure.config(scale)
-        mark = "cached" if _cached(config) else ""
+    for name in figure_names(args.figures or "all"):
+        config = _config(name, scale, changes)
+        mark = "cached" if is_cached(config) else ""
         print(f"  {name:14s} {_describe(config)}  {mark}")
     return 0
 
@@ -43,14 +102,11 @@ def _list(args) -> int:
 def _run(args) -> int:
     scale = args.scale or default_scale()
     names = figure_names(args.figures)
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is available here; use --device cpu")
+    changes = _overrides(args.set)
+    configs = [(name, _config(name, scale, changes)) for name in names]  # every setting checked before training
+    _check_device(args.device)
     done = set()
-    for name in names:
-        config = FIGURES[name].config(scale)
+    for name, config in configs:
         if config in done:  # figs. 2, 3 and 8 share one run
             print(f"{name}: same run as above")
             continue
@@ -62,22 +118,33 @@ def _run(args) -> int:
     return 0
 
 
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m condense_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="the figures, their settings and whether they are cached")
+    listing.add_argument("figures", nargs="*", help="figure names, prefixes or 'all' (default)")
     listing.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
+    listing.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE", help="change Config fields")
     running = sub.add_parser("run", help="train figures into the cache")
     running.add_argument("figures", nargs="+", help="figure names (fig12), prefixes (fig4) or 'all'")
     running.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
     running.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
+    running.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE",
+                         help="change Config fields of the runs, e.g. --set n=100 seed=1")
     running.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    try:
-        return _list(args) if args.command == "list" else _run(args)
-    except ValueError as err:  # unknown figure, bad CONDENSE_SCALE, no CUDA
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line
+        try:
+            return _list(args) if args.command == "list" else _run(args)
+        except (ValueError, CacheError, FileNotFoundError) as err:
+            # unknown figure or field, bad value or CONDENSE_SCALE, absent device, unwritable cache, no data
+            print("error: " + " ".join(str(err).split()), file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ Layouts read: MNIST IDX files ``MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}
 ``y_train``, ``x_test``, ``y_test``, HWC uint8) or torchvision's
 ``cifar-10-batches-py`` folder.
 
+What is read is checked: uint8 pixels of shape (N, 28, 28) for MNIST and (N, 32, 32, 3)
+for the CIFAR-10 npz, as many labels as images, labels in 0..9; a file that fails, or
+cannot be read (a corrupt or cut-short ``.gz``), raises ``ValueError`` naming it and saying
+what to do (delete it and re-download, or the layout expected).
+
 Sampling is reproducible across machines: ``sample`` draws from the first
 ``POOL[dataset, split]`` images of a split, which are the same images in the
 full download and in the offline subset.
@@ -21,16 +26,22 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-__all__ = ["DATASETS", "POOL", "NORMALIZATION", "NORMALIZATIONS", "data_dirs", "load_images", "normalize", "image_pool", "sample"]
+__all__ = ["DATASETS", "SHAPES", "TARGETS", "POOL", "NORMALIZATION", "NORMALIZATIONS", "data_dirs", "load_images", "normalize", "image_pool", "sample"]
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
+TARGETS = ("label", "onehot", "class")
+CLASSES = 10
+# (C, H, W) of one image, as load_images returns it.
+SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 # Per-channel mean and std of the training split, the usual constants.
 NORMALIZATION = {
@@ -89,19 +100,51 @@ def data_dirs(data_dir: Optional[str | os.PathLike] = None) -> list[Path]:
 
 # ----------------------------------------------------------------------------- readers
 
+_MNIST_LAYOUT = "IDX files of uint8 images (N, 28, 28) and uint8 labels 0..9 (N,), as torchvision downloads them"
+_CIFAR_LAYOUT = ("keys x_train, y_train, x_test, y_test: x uint8 pixels (N, 32, 32, 3), height, width, channel; "
+                 "y integer labels 0..9, (N,)")
+_REDOWNLOAD = "delete it and re-download (CONDENSE_DOWNLOAD=1), or put a good copy there"
+
+
 def _read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (gzipped or not): magic 0x0000 08 <ndim>, big-endian dims, uint8 data."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err}): it is corrupt or cut short; "
+                         f"{_REDOWNLOAD}") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an uint8 IDX file (bad magic number); delete it and re-download")
+        raise ValueError(f"{path} is not an uint8 IDX file (bad magic number); {_REDOWNLOAD}")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated (its header is cut short); {_REDOWNLOAD}")
     dims = [int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim)]
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated ({data.size} bytes for shape {dims}); delete it and re-download")
+        raise ValueError(f"{path} is truncated ({data.size} bytes for shape {dims}); {_REDOWNLOAD}")
     return data.reshape(dims)
+
+
+def _checked(x: np.ndarray, y: np.ndarray, dataset: str, source, layout: str):
+    """x uint8 (N, H, W) or (N, H, W, C) as ``SHAPES`` says, y integer labels 0..9 (N,); else a
+    ``ValueError`` naming ``source`` (the file or files) and the expected ``layout``."""
+    c, h, w = SHAPES[dataset]
+    want = (h, w) if c == 1 else (h, w, c)
+    where = f"{source}: " if isinstance(source, (str, Path)) else f"{' and '.join(map(str, source))}: "
+    fix = f"; {_REDOWNLOAD}; the layout read: {layout}"
+    if x.dtype != np.uint8:
+        raise ValueError(f"{where}the images are {x.dtype}, not uint8 pixels{fix}")
+    if x.ndim != 1 + len(want) or tuple(x.shape[1:]) != want:
+        raise ValueError(f"{where}the images have shape {x.shape}, not (N, {', '.join(map(str, want))}){fix}")
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(f"{where}the labels are {y.dtype} of shape {y.shape}, not integers (N,){fix}")
+    if len(x) != len(y):
+        raise ValueError(f"{where}{len(x)} images but {len(y)} labels{fix}")
+    if len(y) and not (0 <= y.min() and y.max() < CLASSES):
+        raise ValueError(f"{where}labels range over {y.min()}..{y.max()}, not 0..{CLASSES - 1}{fix}")
+    return x, y.astype(np.int64)
 
 
 def _find(folder: Path, stem: str) -> Optional[Path]:
@@ -115,22 +158,37 @@ def _mnist_from(root: Path, split: str):
     for folder in (root / "MNIST" / "raw", root / "mnist" / "raw", root):
         images, labels = (_find(folder, s) for s in _MNIST_FILES[split])
         if images and labels:
-            x, y = _read_idx(images), _read_idx(labels)
-            return x[:, None, :, :], y.astype(np.int64)  # (N, 1, 28, 28)
+            x, y = _checked(_read_idx(images), _read_idx(labels), "mnist", (images, labels), _MNIST_LAYOUT)
+            return x[:, None, :, :], y  # (N, 1, 28, 28)
     return None
 
 
 def _cifar_from(root: Path, split: str):
     npz = root / "cifar10_subset.npz"
     if npz.is_file():
-        with np.load(npz, allow_pickle=False) as f:
-            x, y = f[f"x_{split}"], f[f"y_{split}"]
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), y.astype(np.int64)  # HWC -> CHW
-    if (root / "cifar-10-batches-py").is_dir():
+        keys = (f"x_{split}", f"y_{split}")
+        try:
+            with np.load(npz, allow_pickle=False) as f:
+                missing = [k for k in keys if k not in f.files]
+                x, y = (None, None) if missing else (f[keys[0]], f[keys[1]])
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{npz} cannot be read ({type(err).__name__}: {err}); {_REDOWNLOAD}; "
+                             f"the layout read: {_CIFAR_LAYOUT}") from err
+        if missing:
+            raise ValueError(f"{npz} has no {' or '.join(missing)}; the layout read: {_CIFAR_LAYOUT}")
+        x, y = _checked(x, y, "cifar10", npz, _CIFAR_LAYOUT)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), y  # HWC -> CHW
+    folder = root / "cifar-10-batches-py"
+    if folder.is_dir():
         from torchvision.datasets import CIFAR10  # reads torchvision's own layout
 
-        ds = CIFAR10(str(root), train=(split == "train"), download=False)
-        return np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)), np.asarray(ds.targets, dtype=np.int64)
+        try:
+            ds = CIFAR10(str(root), train=(split == "train"), download=False)
+            x, y = np.asarray(ds.data), np.asarray(ds.targets)
+        except Exception as err:  # torchvision: RuntimeError (checksums), pickle and OS errors
+            raise ValueError(f"{folder} cannot be read ({type(err).__name__}: {err}); {_REDOWNLOAD}") from err
+        x, y = _checked(x, y, "cifar10", folder, "torchvision's cifar-10-batches-py")
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2)), y
     return None
 
 
@@ -232,15 +290,15 @@ def sample(
         ``(pixel / 255 - mean) / std`` per channel; see ``NORMALIZATIONS``).
     y : tensor of targets as above.
     """
-    if target not in ("label", "onehot", "class"):
+    if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose 'label', 'onehot' or 'class'")
     images, labels = load_images(dataset, split, data_dir)
     dataset = _check(dataset, split)
     pool = min(POOL[dataset, split], len(images))
-    if not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
         raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
     H, W = images.shape[-2:]
-    if not (isinstance(crop, (int, np.integer)) and 0 <= crop <= min(H, W)):
+    if isinstance(crop, (bool, np.bool_)) or not (isinstance(crop, (int, np.integer)) and 0 <= crop <= min(H, W)):
         raise ValueError(f"crop = {crop!r} must be an integer in 0..{min(H, W)} for {H}x{W} images (0 keeps them whole)")
     index = np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False))
     x = torch.as_tensor(normalize(images[index], dataset, normalization), dtype=dtype)

@@ -34,12 +34,17 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .cache import cache_path, load_or_compute
-from .data import sample
+from .activations import ACTIVATIONS
+from .cache import cache_path, load_or_compute, lookup
+from .data import DATASETS, POOL, SHAPES, SPLITS, TARGETS, sample
+from .losses import LOSSES
 from .models import CNN
-from .train import TrainResult, recorded_epochs, show_progress, train
+from .train import OPTIMIZERS, TrainResult, recorded_epochs, show_progress, train
 
-__all__ = ["Config", "Figure", "FIGURES", "SCALES", "theory_config", "get_config", "figure_names", "default_scale", "run"]
+__all__ = [
+    "Config", "Figure", "FIGURES", "SCALES", "theory_config", "get_config", "figure_names", "default_scale", "run",
+    "is_cached",
+]
 
 SCALES = ("fast", "paper")
 
@@ -110,6 +115,105 @@ class Config:
         x, y = self.data()
         return x, y, CNN.from_config(self, tuple(x.shape[1:]))
 
+    def __post_init__(self):
+        """Check every field's type and range and their consistency, and normalize numpy
+        scalars and arrays (and lists) to Python ints, floats and tuples, so that equal
+        settings hash alike. Raises ``ValueError`` naming the field, the value and what is allowed."""
+        set_ = lambda name, value: object.__setattr__(self, name, value)
+        for name, choices in _CHOICES.items():
+            set_(name, _choice(name, getattr(self, name), choices))
+        for name, low in _INTEGERS.items():
+            set_(name, _integer(name, getattr(self, name), low))
+        for name in _POSITIVE:
+            set_(name, _positive(name, getattr(self, name)))
+        if self.eps is not None:
+            set_("eps", _positive("eps", self.eps))
+        set_("channels", _integers("channels", self.channels, 1))
+        if not self.channels:
+            raise ValueError("Config.channels = (): give at least one conv layer, e.g. (32,)")
+        set_("snapshot_epochs", tuple(sorted(set(_integers("snapshot_epochs", self.snapshot_epochs, 0)))))
+        _check_consistency(self)
+
+
+# Config fields by kind: names among choices, integers >= a bound, finite numbers > 0.
+_CHOICES = {"dataset": DATASETS, "split": SPLITS, "target": TARGETS, "activation": tuple(ACTIVATIONS),
+            "head": ("linear", "fc"), "init": ("paper", "theory"), "optimizer": OPTIMIZERS, "loss": LOSSES}
+_INTEGERS = {"n": 1, "seed": 0, "crop": 0, "m": 1, "d": 1, "hidden": 1, "epochs": 0}
+_POSITIVE = ("gamma", "sigma_2", "lr")
+# The targets and number of outputs each loss takes (see data.sample and train.loss_fn).
+_LOSS_TARGETS = {"ce": {"class": 10}, "mse_softmax": {"onehot": 10}, "mse": {"label": 1, "onehot": 10}}
+
+
+def _scalar(value):
+    """A numpy scalar or 0-d array (or 0-d tensor) as the Python number it holds."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        if isinstance(value, np.ndarray):
+            value = value[()]
+        if isinstance(value, np.floating) and value.dtype.itemsize < 8:
+            return float(str(value))  # np.float32(5e-6) -> 5e-6, the number it was written as
+        return value.item()
+    return value
+
+
+def _choice(name: str, value, choices: tuple) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"Config.{name} = {value!r}: choose one of {', '.join(map(repr, choices))}")
+    return str(value)
+
+
+def _integer(name: str, value, low: int) -> int:
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, int) or number < low:
+        raise ValueError(f"Config.{name} = {value!r} ({type(value).__name__}): must be an integer >= {low}"
+                         + (" (True and False are not integers)" if isinstance(number, bool) else ""))
+    return number
+
+
+def _positive(name: str, value) -> float:
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not (np.isfinite(number) and number > 0):
+        raise ValueError(f"Config.{name} = {value!r} ({type(value).__name__}): must be a finite number > 0")
+    return float(number)
+
+
+def _integers(name: str, value, low: int) -> tuple:
+    if not isinstance(value, (tuple, list, range, np.ndarray)) or np.ndim(value) != 1:
+        raise ValueError(f"Config.{name} = {value!r} ({type(value).__name__}): must be a tuple of integers >= {low}, "
+                         f"e.g. {(32,) if name == 'channels' else (0, 10)}")
+    items = tuple(_scalar(v) for v in value)
+    bad = [v for v in items if isinstance(v, bool) or not isinstance(v, int) or v < low]
+    if bad:
+        raise ValueError(f"Config.{name} = {value!r}: must be a tuple of integers >= {low}; "
+                         f"{bad[0]!r} ({type(bad[0]).__name__}) is not")
+    return items
+
+
+def _check_consistency(c: "Config") -> None:
+    """The fields that must agree: loss, target and d; init and eps; n and the pool; m, crop and the image."""
+    outputs = _LOSS_TARGETS[c.loss]
+    if c.target not in outputs:
+        allowed = " or ".join(f"target={t!r} (d = {d})" for t, d in outputs.items())
+        raise ValueError(f"Config.target = {c.target!r} does not fit loss={c.loss!r}: use {allowed}")
+    if c.d != outputs[c.target]:
+        raise ValueError(f"Config.d = {c.d}: loss={c.loss!r} with target={c.target!r} needs d = {outputs[c.target]}")
+    if c.init == "theory" and c.eps is None:
+        raise ValueError("Config.eps = None: init='theory' needs eps, the std of every parameter (eqs. 3-4)")
+    if c.init == "paper" and c.eps is not None:
+        raise ValueError(f"Config.eps = {c.eps!r} is unused by init='paper' (gamma and sigma_2 set it): "
+                         f"leave eps = None, or use init='theory'")
+    pool = POOL[c.dataset, c.split]
+    if c.n > pool:
+        raise ValueError(f"Config.n = {c.n}: must be an integer in 1..{pool}: the {c.dataset} {c.split} pool has {pool} images")
+    _, H, W = SHAPES[c.dataset]
+    if c.crop > min(H, W):
+        raise ValueError(f"Config.crop = {c.crop}: must be in 0..{min(H, W)} for {H}x{W} {c.dataset} images (0 keeps them whole)")
+    size, L = c.crop or min(H, W), len(c.channels)
+    if size - L * (c.m - 1) < 1:
+        raise ValueError(f"Config.m = {c.m}: {L} valid convolution(s) with m = {c.m} remove {L * (c.m - 1)} pixels, "
+                         f"more than the {size}x{size} input has: use a smaller m or crop, or fewer layers")
+    if c.snapshot_epochs and c.snapshot_epochs[-1] > c.epochs:
+        raise ValueError(f"Config.snapshot_epochs = {c.snapshot_epochs}: must lie in 0..epochs = {c.epochs}")
+
 
 # Parameters not recorded in snapshots: the hidden layer of the "fc" head (Figs. 2-4) has
 # 13-26 million weights, which no figure draws; every conv layer and the readout are kept.
@@ -129,21 +233,40 @@ def theory_config(M: int = 32, eps: float = 1e-5, **fields) -> Config:
 
 
 def _valid(config: Config):
+    """The check of a run's arrays, read back or just computed: a function that says what is
+    wrong with them (a sentence), or returns None when every array has its shape and is finite."""
     epochs = config.recorded()
-    convs = [f"param/convs.{l}.{p}" for l in range(len(config.channels)) for p in ("weight", "bias")]
+    S, L, m = len(epochs), len(config.channels), config.m
+    c_in, H, _ = SHAPES[config.dataset]
+    size = (config.crop or H) - L * (m - 1)  # H_L = W_L of the last conv layer
+    shapes = {"loss": (config.epochs + 1,), "accuracy": (config.epochs + 1,)}
+    for l, c_out in enumerate(config.channels):
+        shapes[f"param/convs.{l}.weight"] = (S, c_out, c_in, m, m)  # (S, C_out, C_in, m, m)
+        shapes[f"param/convs.{l}.bias"] = (S, c_out)
+        c_in = c_out
+    if config.head == "linear":
+        shapes["param/readout.weight"] = (S, config.d, c_in * size * size)  # a, no bias
+    else:
+        shapes["param/readout.weight"] = (S, config.d, config.hidden)
+        shapes["param/readout.bias"] = (S, config.d)
 
-    def check(arrays: dict) -> bool:
-        try:
-            return (
-                arrays["loss"].shape == (config.epochs + 1,)
-                and arrays["accuracy"].shape == (config.epochs + 1,)
-                and arrays["epochs"].tolist() == epochs
-                and all(k in arrays for k in convs)
-                and all(v.shape[0] == len(epochs) for k, v in arrays.items() if k.startswith("param/"))
-                and bool(np.isfinite(arrays["loss"][:1]).all())
-            )
-        except (KeyError, AttributeError):
-            return False
+    def check(arrays: dict):
+        if "epochs" not in arrays or np.asarray(arrays["epochs"]).tolist() != epochs:
+            return f"the recorded epochs are {np.asarray(arrays.get('epochs')).tolist()}, not {epochs}"
+        for key, shape in shapes.items():
+            if key not in arrays:
+                return f"{key} is missing"
+            if np.shape(arrays[key]) != shape:
+                return f"{key} has shape {np.shape(arrays[key])}, not {shape}"
+        loss = np.asarray(arrays["loss"], dtype=np.float64)
+        if not np.isfinite(loss).all():
+            first = int(np.flatnonzero(~np.isfinite(loss))[0])
+            return (f"the loss is {loss[first]} at epoch {first}: the training diverged "
+                    f"(lr = {config.lr:g} is too large for this setting)")
+        for key, value in arrays.items():
+            if key.startswith("param/") and (np.shape(value)[:1] != (S,) or not np.isfinite(value).all()):
+                return f"{key} is not {S} finite snapshots"
+        return None
 
     return check
 
@@ -166,10 +289,19 @@ def _full_float32(device):
 def run(config: Config, device: str = "cpu", use_cache: bool = True, progress: Optional[bool] = None) -> TrainResult:
     """Train ``config`` (or read its cached result) and return the ``TrainResult``.
 
-    The cache key is the hash of every field of ``config`` and ``RESULTS_VERSION``;
-    ``device`` is not part of it, so results computed on a GPU serve a CPU session and vice versa.
-    The snapshots keep every parameter except those named in ``UNRECORDED``. On a CUDA
-    device TF32 is off during the run.
+    The cache key is the hash of every field of ``config`` and ``RESULTS_VERSION``
+    (``config.cache_key()``); ``device`` is not part of it, so results computed on a GPU serve
+    a CPU session and vice versa. Nor is the number of CPU threads (``torch.get_num_threads()``):
+    the order of the sums changes with both, so a cached result agrees with a fresh run here to
+    float rounding, not bit for bit (``use_cache=False`` recomputes). The snapshots keep every
+    parameter except those named in ``UNRECORDED``. On a CUDA device TF32 is off during the run.
+
+    The cache never costs a result (``condense_lib.cache.load_or_compute``): its folder is
+    checked writable before training (``CacheError`` otherwise, nothing trained), and a write
+    that fails after training is a ``RuntimeWarning``, the result returned. A result is stored
+    and served only when every array has its shape and is finite: a run whose loss becomes NaN
+    or inf (too large an ``lr``) is returned with a ``RuntimeWarning`` naming the epoch, and not
+    cached.
 
     ``progress``: a progress bar while training (``train.show_progress`` decides when ``None``).
     """
@@ -188,6 +320,11 @@ def run(config: Config, device: str = "cpu", use_cache: bool = True, progress: O
 
     arrays = load_or_compute("run", config.cache_key(), compute, _valid(config), use_cache)
     return TrainResult.from_arrays(arrays)
+
+
+def is_cached(config: Config) -> bool:
+    """Whether the cache holds a valid result of ``config``: readable, complete and finite."""
+    return lookup(config.cache_path().stem, _valid(config)) is not None
 
 
 def default_scale() -> str:

@@ -100,3 +100,114 @@ def test_idx_reader_plain_and_truncated(tmp_path):
     (raw / "train-images-idx3-ubyte").write_bytes(header + images.tobytes()[:100])
     with pytest.raises(ValueError, match="truncated"):
         load_images("mnist", "train", tmp_path)
+
+
+# ----------------------------------------------------------------------------- bad files (issue 11)
+
+def _idx(array: np.ndarray) -> bytes:
+    array = np.asarray(array, dtype=np.uint8)
+    return bytes([0, 0, 8, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape) + array.tobytes()
+
+
+def _mnist_folder(tmp_path, images, labels, gz=False):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem, data in (("train-images-idx3-ubyte", images), ("train-labels-idx1-ubyte", labels)):
+        blob = data if isinstance(data, bytes) else _idx(data)
+        if gz:
+            with gzip.open(raw / (stem + ".gz"), "wb") as f:
+                f.write(blob)
+        else:
+            (raw / stem).write_bytes(blob)
+    return raw
+
+
+GOOD_IMAGES, GOOD_LABELS = np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3], np.uint8)
+
+BAD_MNIST = {
+    "labels-above-9": (GOOD_IMAGES, np.array([1, 2, 12]), r"labels range over 1..12, not 0..9"),
+    "lengths-differ": (GOOD_IMAGES, np.array([1, 2]), r"3 images but 2 labels"),
+    "images-64x64": (np.zeros((3, 64, 64)), GOOD_LABELS, r"images have shape \(3, 64, 64\), not \(N, 28, 28\)"),
+    "images-flat": (np.zeros((3, 784)), GOOD_LABELS, r"images have shape \(3, 784\)"),
+    "labels-2d": (GOOD_IMAGES, np.ones((3, 1)), r"labels are uint8 of shape \(3, 1\), not integers \(N,\)"),
+    "header-cut": (GOOD_IMAGES, bytes([0, 0, 8, 1, 0]), r"truncated \(its header is cut short\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MNIST))
+def test_bad_mnist_files_are_refused_naming_them(tmp_path, case):
+    images, labels, message = BAD_MNIST[case]
+    raw = _mnist_folder(tmp_path, images, labels)
+    with pytest.raises(ValueError, match=message) as err:
+        load_images("mnist", "train", tmp_path)
+    assert str(raw / "train-") in str(err.value) and "re-download" in str(err.value)
+
+
+@pytest.mark.parametrize("fault", ["truncated-gz", "not-gzip", "bad-crc"])
+def test_corrupt_gzip_files_name_the_file(tmp_path, fault):
+    raw = _mnist_folder(tmp_path, GOOD_IMAGES, GOOD_LABELS, gz=True)
+    path = raw / "train-images-idx3-ubyte.gz"
+    blob = path.read_bytes()
+    if fault == "truncated-gz":
+        blob = blob[: len(blob) // 2]
+    elif fault == "not-gzip":
+        blob = b"<html>proxy error</html>"
+    else:
+        blob = blob[:-8] + bytes(8)  # the CRC and length trailer zeroed
+    path.write_bytes(blob)
+    with pytest.raises(ValueError, match=rf"{path} cannot be read \((EOFError|BadGzipFile|error)"):
+        load_images("mnist", "train", tmp_path)
+
+
+def _cifar(tmp_path, **changes):
+    arrays = dict(x_train=np.zeros((4, 32, 32, 3), np.uint8), y_train=np.array([0, 1, 2, 9]),
+                  x_test=np.zeros((2, 32, 32, 3), np.uint8), y_test=np.array([3, 4]))
+    arrays.update(changes)
+    np.savez(tmp_path / "cifar10_subset.npz", **{k: v for k, v in arrays.items() if v is not None})
+    return tmp_path / "cifar10_subset.npz"
+
+
+BAD_CIFAR = {
+    "float-pixels": (dict(x_train=np.zeros((4, 32, 32, 3))), r"the images are float64, not uint8 pixels"),
+    "64x64": (dict(x_train=np.zeros((4, 64, 64, 3), np.uint8)), r"shape \(4, 64, 64, 3\), not \(N, 32, 32, 3\)"),
+    "chw-order": (dict(x_train=np.zeros((4, 3, 32, 32), np.uint8)), r"shape \(4, 3, 32, 32\), not \(N, 32, 32, 3\)"),
+    "labels-above-9": (dict(y_train=np.array([0, 1, 2, 10])), r"labels range over 0..10, not 0..9"),
+    "negative-labels": (dict(y_train=np.array([0, -1, 2, 3])), r"labels range over -1..3"),
+    "float-labels": (dict(y_train=np.array([0.0, 1, 2, 3])), r"labels are float64 of shape \(4,\), not integers"),
+    "lengths-differ": (dict(y_train=np.array([0, 1, 2])), r"4 images but 3 labels"),
+    "missing-key": (dict(y_train=None), r"has no y_train"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CIFAR))
+def test_bad_cifar_npz_is_refused_naming_the_file_and_the_layout(tmp_path, case):
+    changes, message = BAD_CIFAR[case]
+    path = _cifar(tmp_path, **changes)
+    with pytest.raises(ValueError, match=message) as err:
+        load_images("cifar10", "train", tmp_path)
+    assert str(path) in str(err.value) and "x_train, y_train, x_test, y_test" in str(err.value)
+
+
+@pytest.mark.parametrize("fault", ["not-a-zip", "cut-short", "object-array"])
+def test_unreadable_cifar_npz_names_the_file(tmp_path, fault):
+    path = _cifar(tmp_path)
+    if fault == "not-a-zip":
+        path.write_bytes(b"garbage")
+    elif fault == "cut-short":
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        np.savez(path, x_train=np.array([None, 1], dtype=object), y_train=np.array([0, 1]))
+    with pytest.raises(ValueError, match=rf"{path} cannot be read.*re-download"):
+        load_images("cifar10", "train", tmp_path)
+
+
+def test_a_good_small_cifar_npz_still_loads(tmp_path):
+    _cifar(tmp_path)
+    x, y = load_images("cifar10", "test", tmp_path)
+    assert x.shape == (2, 3, 32, 32) and y.dtype == np.int64 and y.tolist() == [3, 4]
+
+
+@pytest.mark.parametrize("n", [True, 0, 2.0])
+def test_sample_refuses_bool_or_float_n(data_dir, n):
+    with pytest.raises(ValueError, match=rf"n = {n!r} must be an integer"):
+        sample("mnist", n, split="test", data_dir=data_dir)
