@@ -254,6 +254,8 @@ def image_pool(dataset: str, split: str = "train", normalization: str = "standar
     Returns ``x`` float64 (N, C, H, W) and the class labels as float64 (N,); with
     ``"standard"`` these are the images ``sample`` draws from.
     """
+    if normalization not in NORMALIZATIONS:  # before reading (or downloading) anything
+        raise ValueError(f"unknown normalization {normalization!r}: choose one of {sorted(NORMALIZATIONS)}")
     images, labels = load_images(dataset, split, data_dir)
     dataset = _check(dataset, split)
     N = min(POOL[dataset, split], len(images))
