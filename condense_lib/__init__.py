@@ -57,6 +57,7 @@ from .experiments import (
     theory_config,
 )
 from .models import CNN, sigma_1
+from .notebook import notebook_setup
 from .plotting import (
     accuracy_curve,
     amplitude_cosine,
