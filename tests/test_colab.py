@@ -19,13 +19,7 @@ import pytest
 
 from conftest import ROOT
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-from jupyter_client import KernelManager  # noqa: E402
-from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
-
-import condense_lib.notebook as notebook  # noqa: E402
+import condense_lib.notebook as notebook
 
 CHAPTER = ROOT / "book" / "closed_form.ipynb"
 FAKE_COLAB = "import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')"
@@ -64,6 +58,10 @@ def origin(tmp_path_factory):
 
 def runtime(tmp_path, repo):
     """A kernel manager for a fresh 'Colab runtime' whose GitHub URL leads to ``repo``."""
+    pytest.importorskip("ipykernel")
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
@@ -92,6 +90,8 @@ def runtime(tmp_path, repo):
 
 def execute(km, env, cwd, *sources):
     """Run ``sources`` as code cells in a new kernel; the executed notebook."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     client = nbclient.NotebookClient(nb, km=km, timeout=120, allow_errors=True,
                                      resources={"metadata": {"path": str(cwd)}})

@@ -282,6 +282,7 @@ def test_cosine_frames_keep_one_order_and_equal_eq5(result):
 # ----------------------------------------------------------------------------- scrubbers
 
 def test_animation_is_self_contained_html(result):
+    pytest.importorskip("IPython")  # the player is an IPython.display.HTML
     import matplotlib
 
     matplotlib.use("Agg")
@@ -294,7 +295,7 @@ def test_animation_is_self_contained_html(result):
 
 
 def test_scrubber_picks_a_slider_only_in_a_live_session(result, monkeypatch):
-    import ipywidgets
+    ipywidgets = pytest.importorskip("ipywidgets")
     import matplotlib
 
     matplotlib.use("Agg")
