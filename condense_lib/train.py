@@ -253,9 +253,14 @@ def _record(snaps: list, net, k: int, total: int, unrecorded: tuple) -> None:
 def _optimizer(name: str, params: list, lr: float) -> torch.optim.Optimizer:
     if name == "gd":
         return torch.optim.SGD(params, lr=lr)
-    # fused: one kernel per tensor for the whole update (the default loops over its formula's steps)
-    fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+    # fused: one kernel per tensor for the whole update (the default loops over its formula's steps).
+    # torch refuses it where it has none (on a CPU before torch 2.4): then the default.
+    if all(p.device.type in ("cpu", "cuda") for p in params):
+        try:
+            return torch.optim.Adam(params, lr=lr, fused=True)
+        except RuntimeError:
+            pass
+    return torch.optim.Adam(params, lr=lr)
 
 
 def _measure(out: torch.Tensor, Y: torch.Tensor, loss: str):

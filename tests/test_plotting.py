@@ -2,10 +2,13 @@
 picks a slider only in a live notebook session."""
 import sys
 
+import pytest
+
 import condense_lib as cl
 
 
 def test_animation_is_self_contained_html(small_run):
+    pytest.importorskip("IPython")  # the player is an IPython.display.HTML
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +21,7 @@ def test_animation_is_self_contained_html(small_run):
 
 
 def test_scrubber_picks_a_slider_only_in_a_live_session(small_run, monkeypatch):
-    import ipywidgets
+    ipywidgets = pytest.importorskip("ipywidgets")
     import matplotlib
 
     matplotlib.use("Agg")

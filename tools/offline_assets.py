@@ -26,6 +26,10 @@ And on every page it drops repeated inline scripts: Sphinx 7.4 lists an inline
 script added after the builder starts twice (``None`` and ``''`` differ), so
 sphinx-thebe's ``const THEBE_JS_URL = ...`` runs twice, a SyntaxError.
 
+And it serves the *Open in Colab* badge from the book: the chapters link the badge image
+by its absolute URL (Colab cannot load a relative one), and the built pages show the copy
+in ``book/images/`` instead, so a page loads nothing from outside.
+
 Registered from ``_config.yml``: ``sphinx: local_extensions: {offline_assets: tools}``.
 """
 
@@ -107,7 +111,18 @@ def drop_repeated_inline_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = kept
 
 
+BADGE_URL = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_LOCAL = "images/colab-badge.svg"  # relative to book/, where the chapters are
+
+
+def local_badge(app, docname, source):
+    """The Colab badge image from ``book/images/`` in the built page (``source-read``)."""
+    if docname.startswith("book/"):
+        source[0] = source[0].replace(BADGE_URL, BADGE_LOCAL)
+
+
 def setup(app):
     app.connect("config-inited", use_local_assets)
+    app.connect("source-read", local_badge)
     app.connect("html-page-context", drop_repeated_inline_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
