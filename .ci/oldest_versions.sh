@@ -40,6 +40,7 @@ echo "::: installed in $((SECONDS - start))s"
 # From outside the checkout, so the tests import the installed package.
 cd tests
 MPLBACKEND=Agg "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir=. \
-    test_activations.py test_models.py test_train.py test_condensation.py test_theory.py \
-    test_dynamics.py test_colab.py test_set_repository.py "$@"
+    test_activations.py test_condensation.py test_data_matrix.py test_linear_dynamics.py \
+    test_effective_time.py test_losses.py test_models.py test_two_layer.py test_train.py \
+    test_config.py test_colab.py test_set_repository.py "$@"
 echo "::: oldest versions took $((SECONDS - start))s"

@@ -64,7 +64,7 @@ from .linear_dynamics import (
 )
 from .losses import LOSSES, accuracy, loss_fn
 from .models import CNN, sigma_1
-from .notebook import notebook_setup
+from .notebook import live_frontend, notebook_setup
 from .plotting import (
     accuracy_curve,
     amplitude_cosine,
@@ -81,7 +81,6 @@ from .plotting import (
     heatmaps,
     image,
     kernel_images,
-    live_frontend,
     loss_curve,
     loss_curves,
     mean_images,

@@ -9,6 +9,7 @@ newer release, and returns the torch device.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -111,3 +112,17 @@ def notebook_setup(repository: str, ref: str) -> str:
                 f"{PACKAGE} {ref} replaced {have}: restart the session (Runtime > Restart session), then run all cells."
             )
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def live_frontend() -> bool:
+    """Whether this kernel serves a live notebook that renders ipywidgets: Colab, or a
+    Jupyter server session (JupyterLab, Notebook 7, which set ``JPY_SESSION_NAME``).
+    False when a notebook is executed headless (``jupyter-book``, ``nbclient``,
+    ``papermill``, ``nbval``), whose output must work without a kernel."""
+    if "google.colab" not in sys.modules and not os.environ.get("JPY_SESSION_NAME"):
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -8,9 +8,7 @@ ipywidgets slider in a live Jupyter or Colab session, else the same player.
 """
 from __future__ import annotations
 
-import os
 import re
-import sys
 
 import numpy as np
 
@@ -19,7 +17,7 @@ from .condensation import amplitudes, cluster_order, cosine_matrix, cosine_with_
 __all__ = [
     "heatmap", "amplitude_cosine", "loss_curve", "accuracy_curve",
     "eigenvalue_bars", "kernel_images", "image", "order_plot", "table",
-    "heatmaps", "heatmap_animation", "scrubber", "live_frontend",
+    "heatmaps", "heatmap_animation", "scrubber",
     "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan",
@@ -307,20 +305,6 @@ def _offline(html: str) -> str:
     return _ICON.sub(lambda m: "&#9664;" if m.group(2) else _GLYPHS.get(m.group(1), m.group(1)), html)
 
 
-def live_frontend() -> bool:
-    """Whether this kernel serves a live notebook that renders ipywidgets: Colab, or a
-    Jupyter server session (JupyterLab, Notebook 7, which set ``JPY_SESSION_NAME``).
-    False when a notebook is executed headless (``jupyter-book``, ``nbclient``,
-    ``papermill``, ``nbval``), whose output must work without a kernel."""
-    if "google.colab" not in sys.modules and not os.environ.get("JPY_SESSION_NAME"):
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def scrubber(frames, interactive=None, **animation):
     """An epoch scrubber over the recorded snapshots of a run.
 
@@ -329,6 +313,8 @@ def scrubber(frames, interactive=None, **animation):
     **animation)``, which needs none; ``None``: the slider when ``live_frontend()``.
     """
     if interactive is None:
+        from .notebook import live_frontend
+
         interactive = live_frontend()
     if not interactive:
         return heatmap_animation(frames, **animation)

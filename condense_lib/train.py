@@ -322,7 +322,7 @@ def show_progress(progress: Optional[bool] = None) -> bool:
         return bool(progress)
     if "CONDENSE_PROGRESS" in os.environ:
         return os.environ["CONDENSE_PROGRESS"] != "0"
-    from .plotting import live_frontend
+    from .notebook import live_frontend
 
     return live_frontend() or sys.stderr.isatty()
 

@@ -3,7 +3,10 @@
 Serves ``_build/html`` on 127.0.0.1, opens each chapter page (and index.html) in
 Debian's Chromium through Playwright, refuses every request that leaves
 127.0.0.1, and checks that MathJax typeset the math, that every image loaded,
-that embedded widgets rendered and that the console stayed free of errors.
+that embedded widgets rendered and that the console stayed free of errors; that
+tables are HTML tables (no Markdown pipes left as text), that nothing (code,
+outputs, display equations, images, tables) is wider than the text column, and
+that every figure a chapter's code drew has a caption.
 A full-page screenshot of each page goes to ``_build/screenshots/``.
 
 Runs after ``make book``; skips when there is no build or no /usr/bin/chromium.
@@ -77,6 +80,29 @@ VISIBLE_TEXT_JS = """() => {
   return copy.textContent;
 }"""
 
+# What the reader sees of the layout: elements wider than the text column, tables left as
+# Markdown text, and output figures without a caption. Folded (hidden) elements have no width.
+LAYOUT_JS = r"""() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const column = article.getBoundingClientRect();
+  const describe = el => (el.tagName.toLowerCase() + '.' + [...el.classList].join('.')) + ': '
+      + (el.textContent || el.getAttribute('src') || '').trim().slice(0, 60);
+  const wide = [];
+  for (const el of article.querySelectorAll('pre, div.cell_output, div.output, mjx-container[display="true"], img, table')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || el.closest('.animation')) continue;
+    const over = Math.max(r.right - column.right, el.scrollWidth - el.clientWidth);
+    if (over > 2) wide.push(describe(el) + ' (' + Math.round(over) + ' px over)');
+  }
+  const pipes = [...article.querySelectorAll('p, div.output pre, div.cell_output pre')]
+      .filter(e => /\|\s*:?-{3,}:?\s*\|/.test(e.textContent)).map(describe);
+  const figures = [...article.querySelectorAll('div.cell_output img')].filter(img => !img.closest('.animation'));
+  const uncaptioned = figures.filter(img => !(img.closest('figure') && img.closest('figure').querySelector('figcaption')))
+      .map(img => describe(img.closest('.cell') || img));
+  return {width: column.width, wide, pipes, figures: figures.length, uncaptioned,
+          tables: article.querySelectorAll('table').length};
+}"""
+
 IMAGES_JS = """async () => {
   const imgs = [...document.images];
   imgs.forEach(img => { img.loading = 'eager'; });
@@ -140,6 +166,7 @@ def test_page_renders_offline(browser, base_url, page_path):
                 f"() => document.querySelectorAll('.widget-subarea .jupyter-widgets').length >= {views}"
             )
         page.wait_for_load_state("networkidle")
+        layout = page.evaluate(LAYOUT_JS)
     finally:
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (page_path.replace("/", "__").removesuffix(".html") + ".png")),
@@ -147,4 +174,7 @@ def test_page_renders_offline(browser, base_url, page_path):
         context.close()
 
     assert not blocked, f"the page asked for something beyond 127.0.0.1: {blocked}"
+    assert not layout["pipes"], f"Markdown tables left as text: {layout['pipes']}"
+    assert not layout["wide"], f"wider than the {layout['width']:.0f}-px text column: {layout['wide']}"
+    assert not layout["uncaptioned"], f"{len(layout['uncaptioned'])} of {layout['figures']} figures have no caption: {layout['uncaptioned']}"
     assert not errors, "errors in the browser console:\n" + "\n".join(errors)

@@ -36,9 +36,10 @@ def test_init_is_seeded():
 
 
 def test_from_config_builds_the_configured_network():
-    config = Config(channels=(3, 2), m=2, activation="silu", head="fc", d=4, hidden=6, init="theory", eps=0.1, seed=7)
+    config = Config(channels=(3, 2), m=2, activation="silu", head="fc", d=10, target="onehot", hidden=6, init="theory",
+                    eps=0.1, seed=7)
     model = CNN.from_config(config, (2, 6, 5))
-    same = CNN((2, 6, 5), (3, 2), m=2, activation="silu", head="fc", d=4, hidden=6, init="theory", eps=0.1, seed=7)
+    same = CNN((2, 6, 5), (3, 2), m=2, activation="silu", head="fc", d=10, hidden=6, init="theory", eps=0.1, seed=7)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), same.parameters()))
     with pytest.raises(TypeError):
         CNN((1, 10, 10), (4,), 3)  # everything after channels is keyword-only
