@@ -393,7 +393,7 @@ def t0_bar(lambda_1: float, M: int, gamma_eps: float) -> float:
     0.0
     """
     lam, M, g = _lambda(lambda_1), _positive_int(M, "M"), _gamma_eps(gamma_eps)
-    return float(((g - 1) / 8 * np.log(M) - np.log(2)) / lam)
+    return float(((g - 1) / 8 * np.log(float(M)) - np.log(2)) / lam)
 
 
 def residual_bound(M: int, gamma_eps: float) -> float:
