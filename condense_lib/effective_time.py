@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from ._checks import as_array
+from .proof import phi0_bound
 
 __all__ = [
     "neuron_energy", "E_max", "phi", "gamma_exponent", "first_time", "T_eff", "t_0", "T_eff_lower_bound",
@@ -93,10 +94,6 @@ def T_eff(times, phi_t, M: int, eps: float) -> float:
     return first_time(times, M * eps**2 * phi_t**3 > float(M) ** (-tau))
 
 
-def _phi0_bound(M: int, D: int, P: int, delta: float) -> float:
-    return float(np.sqrt(2 * (D + P) * np.log(2 * M * (D + P) / delta)))  # eq. 53
-
-
 def t_0(lambda_1: float, M: int, gamma_eps: float, D: int, P: int, delta: float = 0.1) -> float:
     """The time t_0 of eq. 58, where the bound 2 phi_0 exp(lambda_1 t) of eq. 57 reaches (1/2) M^((gamma_eps-1)/4):
 
@@ -109,8 +106,8 @@ def t_0(lambda_1: float, M: int, gamma_eps: float, D: int, P: int, delta: float 
     _check_theory_args(lambda_1, M, gamma_eps)
     if not 0 < delta < 1:
         raise ValueError(f"delta must be in (0, 1), got {delta!r}")
-    phi0 = _phi0_bound(M, D, P, delta)
-    return float(((gamma_eps - 1) / 4 * np.log(M) - np.log(4) - np.log(phi0)) / lambda_1)
+    phi0 = phi0_bound(M, D, P, delta)  # eq. 53
+    return float(((gamma_eps - 1) / 4 * np.log(float(M)) - np.log(4) - np.log(phi0)) / lambda_1)
 
 
 def T_eff_lower_bound(lambda_1: float, M: int, gamma_eps: float, eta_0: Optional[float] = None) -> float:
@@ -123,7 +120,7 @@ def T_eff_lower_bound(lambda_1: float, M: int, gamma_eps: float, eta_0: Optional
     """
     _check_theory_args(lambda_1, M, gamma_eps)
     eta_0 = (gamma_eps - 1) / 100 if eta_0 is None else float(eta_0)
-    return float((np.log(0.25) + ((gamma_eps - 1) / 4 - eta_0) * np.log(M)) / lambda_1)
+    return float((np.log(0.25) + ((gamma_eps - 1) / 4 - eta_0) * np.log(float(M))) / lambda_1)
 
 
 def eq59_threshold(gamma_eps: float, D: int, P: int, delta: float = 0.1, eta_0: Optional[float] = None) -> float:

@@ -12,8 +12,7 @@ import pytest
 from scipy import integrate, linalg, optimize, stats
 
 import condense_lib as cl
-from condense_lib import plotting_proof, proof
-
+from condense_lib import plotting, proof
 
 # ----------------------------------------------------------------------------- Lemma 1, eq. 53
 
@@ -305,10 +304,10 @@ def test_plotting_draws_and_labels_every_axis():
     fig, axes = plt.subplots(1, 3)
     t = np.linspace(0, 3, 20)
     out = [
-        plotting_proof.tail_histogram(rng.uniform(1, 2, 50), {"bound": 2.5}, ax=axes[0], logx=True, xlabel="phi(0)"),
-        plotting_proof.bound_curves(t, {"measured": np.exp(t)}, {"bound": 2 * np.exp(t), "point": (np.array([1.0]), np.array([3.0]))},
+        plotting.tail_histogram(rng.uniform(1, 2, 50), {"bound": 2.5}, ax=axes[0], logx=True, xlabel="phi(0)"),
+        plotting.bound_curves(t, {"measured": np.exp(t)}, {"bound": 2 * np.exp(t), "point": (np.array([1.0]), np.array([3.0]))},
                                     ax=axes[1], marks={"T": 1.0}, levels={"level": 5.0}),
-        plotting_proof.failure_curves([8, 16, 32], {"step": [0.5, 0.01, 0.0]}, 0.1, ax=axes[2], marks={"M": 16}),
+        plotting.failure_curves([8, 16, 32], {"step": [0.5, 0.01, 0.0]}, 0.1, ax=axes[2], marks={"M": 16}),
     ]
     for ax, want in zip(out, axes):
         assert ax is want and ax.get_xlabel() and ax.get_ylabel()
