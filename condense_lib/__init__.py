@@ -88,6 +88,7 @@ from .plotting import (
     mean_images,
     moving_frozen,
     order_plot,
+    panels,
     real_vs_linear,
     remainders,
     scrubber,

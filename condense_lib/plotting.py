@@ -18,7 +18,7 @@ __all__ = [
     "heatmap", "amplitude_cosine", "loss_curve", "accuracy_curve",
     "eigenvalue_bars", "kernel_images", "image", "order_plot", "table",
     "heatmaps", "heatmap_animation", "scrubber",
-    "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
+    "panels", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "tail_histogram", "bound_curves", "failure_curves",
 ]
@@ -345,6 +345,11 @@ def _grid(rows, cols, height, width=WIDTH, **kw):
 
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), layout="constrained", squeeze=False, **kw)
     return fig, axes
+
+
+def panels(n: int, height: float = 3.2):
+    """A row of ``n`` empty axes at the book's width, for the drawing functions' ``ax=``."""
+    return _grid(1, n, height)[1][0]
 
 
 def before_after(frames, shown, labels=None):
