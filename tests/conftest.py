@@ -34,3 +34,21 @@ def small_run():
     y = torch.randn(12, generator=g, dtype=torch.float64)
     model = cl.CNN((2, 9, 9), (4, 5), m=3, init="theory", eps=0.5, seed=1).double()
     return cl.train(model, x, y, optimizer="gd", lr=0.05, epochs=6, snapshot_epochs=[0, 3, 6], progress=False)
+
+
+@pytest.fixture
+def two_layer_problem():
+    """A maker of small two-layer problems: seeded random images (n, *shape) and labels 0..9,
+    and the theory's two-layer tanh CNN of M kernels, every parameter N(0, eps^2), in float64."""
+    import torch
+
+    from condense_lib import CNN
+
+    def make(seed=0, n=12, shape=(1, 7, 6), M=4, eps=1e-7):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn((n, *shape), generator=g, dtype=torch.float64)
+        y = torch.randint(0, 10, (n,), generator=g).double()
+        model = CNN(shape, (M,), m=3, activation="tanh", head="linear", init="theory", eps=eps, seed=seed).double()
+        return x, y, model
+
+    return make

@@ -3,10 +3,8 @@ T_eff (eqs. 46, 52, 54), t_0 and the bound of eq. 59, the measures of Theorem 1
 (eqs. 14-15) and the bound of Prop. 2 (eqs. 45-48) along a real nonlinear run."""
 import numpy as np
 import pytest
-import torch
 
 from condense_lib import (
-    CNN,
     E_max,
     T_eff,
     T_eff_lower_bound,
@@ -94,17 +92,9 @@ def test_theorem_1_quantities_against_loops():
     assert sup_until([0, 1, 2, 3], [1, 5, 2, 9], 2.5) == 5 and sup_until([0, 1], [3, 4], 0) == 3
 
 
-def _problem(seed=0, n=12, shape=(1, 7, 6), M=4, eps=1e-7):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn((n, *shape), generator=g, dtype=torch.float64)
-    y = torch.randint(0, 10, (n,), generator=g).double()
-    model = CNN(shape, (M,), m=3, activation="tanh", head="linear", init="theory", eps=eps, seed=seed).double()
-    return x, y, model
-
-
-def test_prop2_bound_holds_along_a_nonlinear_run_and_matches_its_formula():
+def test_prop2_bound_holds_along_a_nonlinear_run_and_matches_its_formula(two_layer_problem):
     eps = 0.05  # large enough that the nonlinearity shows
-    x, y, model = _problem(seed=3, M=5, eps=eps)
+    x, y, model = two_layer_problem(seed=3, M=5, eps=eps)
     Z = build_Z(x, y, 3)
     lr = 0.05 / np.linalg.svd(Z, compute_uv=False)[0]
     result = train(model, x, y, optimizer="gd", lr=lr, epochs=41, snapshot_epochs=[0, 1, 40, 41], progress=False)

@@ -2,12 +2,10 @@
 exponential, iterated GD steps, and a real two-layer CNN trained by GD."""
 import numpy as np
 import pytest
-import torch
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 from condense_lib import (
-    CNN,
     build_Z,
     closed_form,
     frozen_part,
@@ -113,16 +111,8 @@ def test_large_lambda_t_is_exact_and_overflow_is_refused():
         closed_form(Z, np.ones((1, 2)), np.ones((1, 2)), np.array([400.0]))
 
 
-def _problem(seed=0, n=12, shape=(1, 7, 6), M=4, eps=1e-7):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn((n, *shape), generator=g, dtype=torch.float64)
-    y = torch.randint(0, 10, (n,), generator=g).double()
-    model = CNN(shape, (M,), m=3, activation="tanh", head="linear", init="theory", eps=eps, seed=seed).double()
-    return x, y, model
-
-
-def test_a_trained_network_follows_the_closed_form_at_early_times():
-    x, y, model = _problem(M=4, eps=1e-7)
+def test_a_trained_network_follows_the_closed_form_at_early_times(two_layer_problem):
+    x, y, model = two_layer_problem(M=4, eps=1e-7)
     Z = build_Z(x, y, 3)
     lam1 = np.linalg.svd(Z, compute_uv=False)[0]
     lr, steps = 0.02 / lam1, 150  # lambda_1 t = 3
