@@ -88,6 +88,7 @@ from .plotting import (
     moving_frozen,
     order_plot,
     real_vs_linear,
+    regime_comparison,
     remainders,
     scrubber,
     table,
@@ -99,8 +100,10 @@ from .plotting import (
 from .studies import (
     LinearizationCheck,
     LinearRegime,
+    RegimeComparison,
     Theorem1Scan,
     V1Trials,
+    compare_regimes,
     linear_regime,
     linearization_check,
     theorem1_scan,
