@@ -90,6 +90,7 @@ from .plotting import (
     order_plot,
     panels,
     real_vs_linear,
+    regime_comparison,
     remainders,
     scrubber,
     table,
@@ -133,8 +134,10 @@ from .proof import (
 from .studies import (
     LinearizationCheck,
     LinearRegime,
+    RegimeComparison,
     Theorem1Scan,
     V1Trials,
+    compare_regimes,
     linear_regime,
     linearization_check,
     theorem1_scan,

@@ -20,7 +20,7 @@ __all__ = [
     "heatmaps", "heatmap_animation", "scrubber",
     "panels", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
-    "timeline", "width_runs", "width_scan", "tail_histogram", "bound_curves", "failure_curves",
+    "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
 ]
 
 
@@ -580,6 +580,33 @@ def width_scan(scans):
     right.set_ylabel(r"sup$_{t \leq T_{\mathrm{lin}}}$ alignment (eq. 15)")
     for ax in (left, right):
         ax.legend()
+    return axes[0]
+
+
+def regime_comparison(comparison):
+    """The lazy and the condensed regime (``studies.RegimeComparison``) against lambda_1 t, one
+    colour per width, solid for gamma_eps > 1 and dashed otherwise, a dot at each run's stop:
+    the relative change of the kernels (eq. 14, log scale), their alignment with v_1 (eq. 15)
+    and the loss as a share of the zero network's, with the common level. Returns the axes."""
+    _, axes = _grid(1, 3, 3.2)
+    change_ax, align_ax, loss_ax = axes[0]
+    t = comparison.times * comparison.lambda_1
+    colours = {M: f"C{j}" for j, M in enumerate(dict.fromkeys(comparison.widths.tolist()))}
+    for k, (g, M) in enumerate(zip(comparison.gamma_eps, comparison.widths)):
+        style = dict(color=colours[int(M)], ls="-" if g > 1 else "--", label=rf"$\gamma_\varepsilon = {g:g}$, M = {M}")
+        s = comparison.stop[k]
+        for ax, values in ((change_ax, comparison.change[k]), (align_ax, comparison.align[k]), (loss_ax, comparison.loss[k])):
+            ax.plot(t, values, **style)
+            ax.plot(t[s], values[s], "o", color=style["color"])
+    change_ax.set_yscale("log")
+    loss_ax.set_yscale("log")
+    loss_ax.axhline(comparison.level, color="k", lw=0.8)
+    for ax, label in ((change_ax, "relative change of the kernels (eq. 14)"),
+                      (align_ax, r"alignment with $\mathbf{v}_1$ (eq. 15)"), (loss_ax, r"$R_S / R_S(\mathbf{0})$")):
+        ax.set_xlabel(r"$\lambda_1 t$")
+        ax.set_ylabel(label)
+    align_ax.set_ylim(0, 1.02)
+    align_ax.legend(fontsize=7)
     return axes[0]
 
 

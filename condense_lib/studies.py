@@ -1,6 +1,7 @@
 """Studies that build or train networks and measure them against the theory: the
 linearization check (eqs. 27-34), v_1 over many samples (Sec. 5), the linear regime of
-one run against the closed form (Prop. 1, eq. 54), and the width scan of Theorem 1.
+one run against the closed form (Prop. 1, eq. 54), the width scan of Theorem 1, and the
+lazy and condensed regimes compared at a common loss (eqs. 8, 14-15).
 
 This is the top layer: it uses the maths (``data_matrix``, ``linear_dynamics``,
 ``effective_time``) and the runner (``experiments``), never the other way round.
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 
 from .activations import get_activation
-from .condensation import cosine_with_ones
+from .condensation import aligned_fraction, cosine_with_ones
 from .data_matrix import Spectrum, _check_m, _check_xy, _fix_signs, _Z_from_mean, build_A, build_Z, spectrum, theta_bar
 from .effective_time import T_eff, alignment, first_time, phi, relative_change, sup_until
 from .experiments import Config, run
@@ -27,7 +28,7 @@ from .train import TrainResult
 
 __all__ = [
     "theta_per_kernel", "vector_fields", "LinearizationCheck", "linearization_check", "V1Trials", "v1_cosine_trials",
-    "LinearRegime", "linear_regime", "Theorem1Scan", "theorem1_scan",
+    "LinearRegime", "linear_regime", "Theorem1Scan", "theorem1_scan", "RegimeComparison", "compare_regimes",
 ]
 
 
@@ -340,3 +341,102 @@ def theorem1_scan(base: Config, widths, gamma_eps: float, *, steps: int, lr_lamb
         change=per_width("change"), align=per_width("align"), change_linear=per_width("change_linear"),
         align_linear=per_width("align_linear"), distance=per_width("distance"),
         phi0=np.array([r.phi[0] for r in regimes]), T_eff=per_width("T_eff"), T_lin=per_width("T_lin"))
+
+
+@dataclass(frozen=True, eq=False)
+class RegimeComparison:
+    """Real GD runs of the two-layer CNN at several (gamma_eps, M), stopped at a common loss
+    (see ``compare_regimes``). Row k is the run at ``gamma_eps[k]``, ``widths[k]``.
+
+    ``eps`` (K,) = M^(-gamma_eps/2); ``times`` (S,) the recorded times lr x epoch; per run and
+    time (K, S): ``loss``, R_S divided by R_S of the zero network, (1/2n) sum_i y_i^2; ``change``
+    and ``align``, eqs. 14 and 15; ``aligned``, the aligned fraction of the kernels. ``stop`` (K,)
+    is the index of the first recorded time with ``loss <= level``.
+    """
+
+    gamma_eps: np.ndarray
+    widths: np.ndarray
+    eps: np.ndarray
+    level: float
+    lr: float
+    lambda_1: float
+    times: np.ndarray
+    loss: np.ndarray
+    change: np.ndarray
+    align: np.ndarray
+    aligned: np.ndarray
+    stop: np.ndarray
+
+    def at_stop(self, quantity: str) -> np.ndarray:
+        """``quantity`` ("loss", "change", "align", "aligned" or "times") of each run at its stop, (K,)."""
+        if quantity not in ("loss", "change", "align", "aligned", "times"):
+            raise ValueError(f"quantity must be 'loss', 'change', 'align', 'aligned' or 'times', got {quantity!r}")
+        values = getattr(self, quantity)
+        if quantity == "times":
+            return values[self.stop]
+        return values[np.arange(len(self.stop)), self.stop]
+
+
+def compare_regimes(base: Config, widths, gammas_eps, *, steps: int, lr_lambda: float = 0.02, level: float = 0.7,
+                    device: str = "cpu") -> RegimeComparison:
+    r"""The lazy and the condensed regime side by side: ``linear_regime`` runs at every width M of
+    ``widths`` and every exponent of ``gammas_eps``, with eps^2 = M^(-gamma_eps) (Assumption 3,
+    eq. 8), each stopped when it has fitted the data equally well.
+
+    The common stopping point is the first recorded step at which the training loss (eq. 1) is
+    at most ``level`` times the loss of the zero network,
+
+    .. math::
+        R_S(\theta) \le \text{level}\cdot\frac{1}{2n}\sum_{i=1}^n y_i^2 ,
+
+    and the measures there are Theorem 1's relative change of the kernels (eq. 14), their
+    alignment with v_1 (eq. 15) and the aligned fraction. For gamma_eps < 1 the initial output
+    is large and the network fits the data with kernels that barely move (the linear, NTK or
+    lazy regime); for gamma_eps > 1 the kernels grow out of their start along v_1 before the
+    loss moves (the condensed regime): Luo, Xu, Ma and Zhang, "Phase diagram for two-layer ReLU
+    neural networks at infinite-width limit", JMLR 22 (2021), whose gamma is gamma_eps here.
+
+    Parameters
+    ----------
+    base : a ``theory_config``; its width and eps are replaced.
+    widths : the widths M (integers >= 2); gammas_eps : the exponents (positive).
+    steps : GD steps of every run, of size ``gd_step(lambda_1, lr_lambda)``, the same for all
+        runs (every step recorded); it must be enough for every run to reach ``level``.
+    level : the loss, as a share of the zero network's, at which the runs are compared.
+
+    Returns
+    -------
+    ``RegimeComparison`` with K = len(gammas_eps) * len(widths) runs, gamma_eps outer.
+    Raises ``ValueError`` when a run does not reach ``level`` within ``steps``.
+    Used in the chapter "Why a small initialization: lazy against condensed".
+    """
+    widths = np.asarray(widths)
+    gammas = np.asarray(gammas_eps, dtype=np.float64).ravel()
+    if widths.ndim != 1 or widths.size == 0 or not np.issubdtype(widths.dtype, np.integer) or (widths < 2).any():
+        raise ValueError(f"widths must be a list of integers >= 2, got {widths!r}")
+    if gammas.size == 0 or not (np.isfinite(gammas) & (gammas > 0)).all():
+        raise ValueError(f"gammas_eps must be positive numbers (eps^2 = M^-gamma_eps), got {gammas_eps!r}")
+    if not (np.isfinite(level) and level > 0):
+        raise ValueError(f"level must be positive, a share of the zero network's loss, got {level!r}")
+    if not isinstance(base, Config):
+        raise ValueError("base must be a theory_config(...)")
+    _, y = base.data()
+    zero_loss = 0.5 * float(np.mean(np.square(np.asarray(y, dtype=np.float64))))  # R_S of f = 0, eq. 1
+    pairs = [(g, int(M)) for g in gammas for M in widths]
+    regimes = [linear_regime(base.replace(channels=(M,), eps=float(M) ** (-g / 2)), steps=steps,
+                             lr_lambda=lr_lambda, every=1, device=device) for g, M in pairs]
+    loss = np.array([np.asarray(r.result.loss)[r.result.epochs] / zero_loss for r in regimes])  # (K, S)
+    stop = []
+    for (g, M), row in zip(pairs, loss):
+        hits = np.flatnonzero(row <= level)
+        if not hits.size:
+            raise ValueError(f"the run at gamma_eps = {g:g}, M = {M} ends at a loss of {row.min():.3g} x R_S(0), "
+                             f"above level = {level:g}: raise steps")
+        stop.append(int(hits[0]))
+    aligned = np.array([[aligned_fraction(r.result.kernels(e)) for e in r.result.epochs] for r in regimes])
+    first = regimes[0]
+    return RegimeComparison(
+        gamma_eps=np.array([g for g, _ in pairs]), widths=np.array([M for _, M in pairs], dtype=np.int64),
+        eps=np.array([r.eps for r in regimes]), level=float(level), lr=first.config.lr, lambda_1=first.lambda_1,
+        times=first.times, loss=loss, change=np.array([r.change for r in regimes]),
+        align=np.array([r.align for r in regimes]), aligned=aligned, stop=np.array(stop))

@@ -36,3 +36,22 @@ def test_scrubber_picks_a_slider_only_in_a_live_session(small_run, monkeypatch):
     slider = box.children[0]
     assert isinstance(slider, ipywidgets.SelectionSlider) and list(slider.options) == [0, 3, 6]
     assert "data:image/png" in cl.scrubber(frames, interactive=False).data
+
+
+def test_regime_comparison_draws_three_labelled_panels_within_the_width():
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    K, S = 4, 6
+    comp = cl.RegimeComparison(
+        gamma_eps=np.array([0.5, 0.5, 2.0, 2.0]), widths=np.array([4, 16, 4, 16]), eps=np.full(K, 0.1), level=0.7,
+        lr=0.01, lambda_1=10.0, times=np.arange(S) * 0.01, loss=np.linspace(1, 0.5, S)[None].repeat(K, 0),
+        change=rng.uniform(0.01, 1, (K, S)), align=rng.uniform(0.3, 1, (K, S)), aligned=np.zeros((K, S)),
+        stop=np.array([2, 2, 3, 4]))
+    axes = cl.regime_comparison(comp)
+    assert len(axes) == 3 and all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    assert axes[0].figure.get_figwidth() <= 8.0
+    assert len(axes[1].get_legend().get_texts()) == K
+    np.testing.assert_array_equal(comp.at_stop("change"), comp.change[np.arange(K), comp.stop])

@@ -171,3 +171,29 @@ def test_theorem1_scan_against_its_parts(tmp_cache, data_dir, monkeypatch):
     assert scan.phi0[1] == ph[0] and scan.T_eff[1] == cl.T_eff(cfg.times(), ph, 16, 16.0 ** -1)
     assert scan.lr == pytest.approx(0.05 / np.linalg.svd(Z, compute_uv=False)[0], rel=0.05)
     np.testing.assert_allclose(scan.sup("align", "T_lin"), [cl.sup_until(scan.times, v, T) for v, T in zip(scan.align, scan.T_lin)])
+
+
+def test_compare_regimes_against_its_parts(tmp_cache, data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    base = cl.theory_config(n=20, crop=6, m=3)
+    comp = cl.compare_regimes(base, [4, 16], [0.5, 2.0], steps=6, lr_lambda=0.1, level=2.0)
+    np.testing.assert_array_equal(comp.gamma_eps, [0.5, 0.5, 2.0, 2.0])
+    np.testing.assert_array_equal(comp.widths, [4, 16, 4, 16])
+    assert comp.loss.shape == comp.change.shape == comp.aligned.shape == (4, 7)
+    # the run at gamma_eps = 2, M = 16, recomputed from its parts
+    x, y = base.data()
+    cfg = base.replace(channels=(16,), eps=16.0 ** -1, lr=comp.lr, epochs=6, snapshot_epochs=tuple(range(7)))
+    result = cl.run(cfg)
+    W, _ = cl.theta_bar(result.snapshots, cfg.eps)
+    zero = 0.5 * float((y.double() ** 2).mean())
+    np.testing.assert_allclose(comp.loss[3], np.asarray(result.loss) / zero)
+    np.testing.assert_allclose(comp.change[3], cl.relative_change(W))
+    np.testing.assert_allclose(comp.align[3], cl.alignment(W, np.linalg.svd(cl.build_Z(x, y, 3))[2][0]))
+    assert comp.aligned[3, -1] == cl.aligned_fraction(result.kernels(6))
+    stop = int(np.flatnonzero(comp.loss[3] <= 2.0)[0])
+    assert comp.stop[3] == stop and comp.at_stop("change")[3] == comp.change[3, stop]
+    assert comp.at_stop("times")[3] == comp.times[stop]
+    with pytest.raises(ValueError, match="raise steps"):
+        cl.compare_regimes(base, [4], [2.0], steps=2, level=0.01)
+    with pytest.raises(ValueError, match="level must be positive"):
+        cl.compare_regimes(base, [4], [2.0], steps=2, level=0.0)
