@@ -42,3 +42,11 @@ def test_chapter_executed_without_error(chapter):
     text = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
                    for c in cells for o in c["outputs"])
     assert not TIMING.search(text), f"{chapter} prints a timing or a version: {TIMING.search(text).group(0)!r}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_ends_with_exercises_and_folded_answers(chapter):
+    cells = json.loads((ROOT / "book" / f"{chapter}.ipynb").read_text())["cells"]
+    last = "".join(next(c for c in reversed(cells) if c["cell_type"] == "markdown")["source"])
+    assert "## Exercises" in last, f"{chapter} does not end with its exercises"
+    assert last.count(":class: dropdown") >= 2, f"{chapter}: the exercises need folded answers"
