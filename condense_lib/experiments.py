@@ -372,7 +372,7 @@ class Figure:
                  f"(lr x epochs = {c.lr * c.epochs:.3g}), shown at epoch(s) {', '.join(map(str, self.shown(scale)))}"]
         if scale == "fast":
             lines.append(f"differs from the paper: {self.differs}")
-        return "\n".join(textwrap.fill(line, 100, subsequent_indent="    ") for line in lines)
+        return "\n".join(textwrap.fill(line, 78, subsequent_indent="    ") for line in lines)
 
     def __getitem__(self, scale: str) -> Config:
         if scale not in SCALES:
