@@ -258,24 +258,25 @@ def heatmap_animation(frames, dpi=60, interval=700, panel=2.2, label=None):
     embedded as PNG, which plays in Jupyter, Colab and a static page alike.
 
     ``dpi`` and ``panel`` (inches per layer) keep the page light: the frames carry
-    no ticks, only a title per layer. Returns an ``IPython.display.HTML``; the
-    figure it drew is closed.
+    no ticks, a title per layer, the axis labels and the colour bar's label. Returns
+    an ``IPython.display.HTML``; the figure it drew is closed.
     """
     import matplotlib.pyplot as plt
     from IPython.display import HTML
     from matplotlib.animation import FuncAnimation
 
     n = len(frames.layers)
-    fig, axes = plt.subplots(1, n, figsize=(panel * n + 0.6, panel + 0.2), dpi=dpi, layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(panel * n + 0.9, panel + 0.5), dpi=dpi, layout="constrained", squeeze=False)
     axes = heatmaps(frames, int(frames.epochs[0]), axes=axes[0], colorbar=False, label=label)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_xlabel("")
-        ax.set_ylabel("")
+        ax.xaxis.label.set_fontsize(9)
+        ax.yaxis.label.set_fontsize(9)
         ax.title.set_fontsize(10)
     bar = fig.colorbar(axes[0].images[0], ax=list(axes), fraction=0.046 / n, pad=0.02, ticks=[-1, 0, 1])
     bar.ax.tick_params(labelsize=8)
+    bar.set_label("cosine", fontsize=9)
 
     def draw(s):
         for j, ax in enumerate(axes):
