@@ -22,7 +22,7 @@ __all__ = [
     "heatmaps", "heatmap_animation", "scrubber", "live_frontend",
     "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
-    "timeline", "width_runs", "width_scan",
+    "timeline", "width_runs", "width_scan", "seed_errorbars", "phase_heatmaps",
 ]
 
 
@@ -589,4 +589,53 @@ def width_scan(scans):
     right.set_ylabel(r"sup$_{t \leq T_{\mathrm{lin}}}$ alignment (eq. 15)")
     for ax in (left, right):
         ax.legend()
+    return axes[0]
+
+
+def seed_errorbars(spread, of="aligned"):
+    """The key measure of each figure over seeds (``studies.SeedSpread``): every seed (grey
+    dots), mean +- std (black error bar) and seed 0, the figure's own run (red star)."""
+    _, axes = _grid(1, 1, 3.2, width=min(WIDTH, 1.6 + 1.4 * len(spread.figures)))
+    ax = axes[0][0]
+    values = getattr(spread, of)
+    x = np.arange(len(spread.figures))
+    jitter = np.linspace(-0.12, 0.12, values.shape[1])
+    for k in x:
+        ax.plot(k + jitter, values[k], "o", color="0.6", ms=4, zorder=1, label="one seed" if k == 0 else None)
+    ax.errorbar(x + 0.25, spread.mean(of), yerr=spread.std(of), fmt="s", color="k", capsize=5, zorder=2,
+                label="mean ± std")
+    ax.plot(x, values[:, 0], "*", color="tab:red", ms=13, zorder=3, label="seed 0 (the book's figure)")
+    ax.set_xticks(x, [f"{name}\n(epoch {e})" for name, e in zip(spread.figures, spread.shown)])
+    ax.set_xlim(-0.6, len(x) - 0.4)
+    ax.set_xlabel("figure (fast scale), shown epoch")
+    ax.set_ylabel("aligned fraction" if of == "aligned" else "effective directions")
+    ax.legend(fontsize="small", loc="lower left")
+    return ax
+
+
+def phase_heatmaps(diagram, boundary=1.0):
+    """Two heatmaps over (gamma_eps, M) of a ``studies.PhaseDiagram``, seed means: the relative
+    change of the kernels (eq. 14, log colour scale) and their alignment with v_1 (eq. 15), both
+    when the loss has fallen by ``diagram.drop``; a dashed line at gamma_eps = ``boundary``."""
+    from matplotlib.colors import LogNorm
+
+    _, axes = _grid(1, 2, 3.4)
+    left, right = axes[0]
+    gammas, widths = diagram.gammas, diagram.widths
+    g_edges = np.concatenate([[gammas[0] - 0.5 * (gammas[1] - gammas[0])], (gammas[1:] + gammas[:-1]) / 2,
+                              [gammas[-1] + 0.5 * (gammas[-1] - gammas[-2])]])
+    x = np.arange(len(widths) + 1) - 0.5
+    panels = [(left, diagram.mean("change"), "relative change (eq. 14)", dict(norm=LogNorm(), cmap="viridis")),
+              (right, diagram.mean("align"), "alignment with $v_1$ (eq. 15)", dict(vmin=0, vmax=1, cmap="magma"))]
+    for ax, values, label, style in panels:
+        mesh = ax.pcolormesh(x, g_edges, values, **style)
+        ax.figure.colorbar(mesh, ax=ax, label=label)
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, gammas[i], f"{v:.2g}", ha="center", va="center", fontsize=6,
+                    color="w" if (style.get("cmap") == "magma" and v < 0.6) or (style.get("cmap") == "viridis"
+                                                                            and v < np.nanmedian(values)) else "k")
+        ax.axhline(boundary, color="w", ls="--", lw=1.5)
+        ax.set_xticks(np.arange(len(widths)), [str(M) for M in widths], fontsize=7)
+        ax.set_xlabel("width M")
+        ax.set_ylabel(r"$\gamma_\varepsilon$  ($\varepsilon^2 = M^{-\gamma_\varepsilon}$)")
     return axes[0]
