@@ -150,7 +150,7 @@ def _sweep(args) -> int:
     cached = sum(is_cached(c) for c in configs)
     print(f"sweep {args.name} ({scale}): {len(configs)} points, {cached} cached (cache: {cache_dir()})", flush=True)
     start = time.perf_counter()
-    client = _client(args.scheduler)
+    client = _client(args.scheduler) if cached < len(set(configs)) else None  # all cached: nothing to distribute
     try:
         sweep(configs, client, device=args.device, progress=not args.quiet)
     finally:

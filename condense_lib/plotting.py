@@ -616,26 +616,27 @@ def seed_errorbars(spread, of="aligned"):
 def phase_heatmaps(diagram, boundary=1.0):
     """Two heatmaps over (gamma_eps, M) of a ``studies.PhaseDiagram``, seed means: the relative
     change of the kernels (eq. 14, log colour scale) and their alignment with v_1 (eq. 15), both
-    when the loss has fallen by ``diagram.drop``; a dashed line at gamma_eps = ``boundary``."""
+    when the loss has fallen by ``diagram.drop``. One row per gamma_eps, one column per M; a
+    dashed line between the rows gamma_eps <= ``boundary`` and those above it."""
     from matplotlib.colors import LogNorm
 
     _, axes = _grid(1, 2, 3.4)
     left, right = axes[0]
     gammas, widths = diagram.gammas, diagram.widths
-    g_edges = np.concatenate([[gammas[0] - 0.5 * (gammas[1] - gammas[0])], (gammas[1:] + gammas[:-1]) / 2,
-                              [gammas[-1] + 0.5 * (gammas[-1] - gammas[-2])]])
-    x = np.arange(len(widths) + 1) - 0.5
+    line = np.searchsorted(gammas, boundary, side="right") - 0.5  # between the last row <= boundary and the next
     panels = [(left, diagram.mean("change"), "relative change (eq. 14)", dict(norm=LogNorm(), cmap="viridis")),
               (right, diagram.mean("align"), "alignment with $v_1$ (eq. 15)", dict(vmin=0, vmax=1, cmap="magma"))]
     for ax, values, label, style in panels:
-        mesh = ax.pcolormesh(x, g_edges, values, **style)
+        mesh = ax.pcolormesh(np.arange(len(widths) + 1) - 0.5, np.arange(len(gammas) + 1) - 0.5, values, **style)
         ax.figure.colorbar(mesh, ax=ax, label=label)
+        dark = values < (0.6 if style["cmap"] == "magma" else np.nanmedian(values))
         for (i, j), v in np.ndenumerate(values):
-            ax.text(j, gammas[i], f"{v:.2g}", ha="center", va="center", fontsize=6,
-                    color="w" if (style.get("cmap") == "magma" and v < 0.6) or (style.get("cmap") == "viridis"
-                                                                            and v < np.nanmedian(values)) else "k")
-        ax.axhline(boundary, color="w", ls="--", lw=1.5)
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=6, color="w" if dark[i, j] else "k")
+        ax.axhline(line, color="w", ls="--", lw=1.5)
+        ax.text(len(widths) - 0.55, line + 0.08, rf"$\gamma_\varepsilon = {boundary:g}$", color="w", fontsize=7,
+                ha="right", va="bottom")
         ax.set_xticks(np.arange(len(widths)), [str(M) for M in widths], fontsize=7)
+        ax.set_yticks(np.arange(len(gammas)), [f"{g:g}" for g in gammas], fontsize=7)
         ax.set_xlabel("width M")
         ax.set_ylabel(r"$\gamma_\varepsilon$  ($\varepsilon^2 = M^{-\gamma_\varepsilon}$)")
     return axes[0]
