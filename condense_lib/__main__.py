@@ -147,10 +147,11 @@ def _sweep(args) -> int:
         raise ValueError(f"unknown sweep {args.name!r}: choose one of {', '.join(sorted(SWEEPS))}")
     configs = SWEEPS[args.name](scale)
     _check_device(args.device)
-    cached = sum(is_cached(c) for c in configs)
-    print(f"sweep {args.name} ({scale}): {len(configs)} points, {cached} cached (cache: {cache_dir()})", flush=True)
+    missing = [c for c in dict.fromkeys(configs) if not is_cached(c)]
+    print(f"sweep {args.name} ({scale}): {len(configs)} points, {len(configs) - len(missing)} cached "
+          f"(cache: {cache_dir()})", flush=True)
     start = time.perf_counter()
-    client = _client(args.scheduler) if cached < len(set(configs)) else None  # all cached: nothing to distribute
+    client = _client(args.scheduler) if missing else None  # all cached: nothing to distribute
     try:
         sweep(configs, client, device=args.device, progress=not args.quiet)
     finally:
