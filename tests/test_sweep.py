@@ -4,6 +4,7 @@ call served from the cache), the named sweeps and the command line."""
 import importlib
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -131,3 +132,14 @@ def test_cli_sweep_errors_are_one_line(capsys):
     assert err.count("\n") == 1 and err.startswith("error: unknown sweep 'nope'")
     assert main(["sweep", "seeds", "--device", "cuda:99"]) == 2
     assert capsys.readouterr().err.startswith("error: --device cuda:99")
+
+
+def test_the_library_works_without_dask(tmp_cache, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    monkeypatch.setitem(sys.modules, "dask", None)
+    configs = [tiny(seed=s) for s in range(2)]
+    for c, r in zip(configs, cl.sweep(configs)):
+        same(r, cl.run(c))
+    assert main(["sweep", "phase_diagram", "--scheduler", "local", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'condense_lib[sweep]'" in err
