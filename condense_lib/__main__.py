@@ -153,7 +153,7 @@ def _sweep(args) -> int:
     start = time.perf_counter()
     client = _client(args.scheduler) if missing else None  # all cached: nothing to distribute
     try:
-        sweep(configs, client, device=args.device, progress=not args.quiet)
+        sweep(configs, client, device=args.device, progress=not args.quiet, batch=args.batch)
     finally:
         if client is not None:
             cluster = client.cluster
@@ -188,6 +188,8 @@ def main(argv=None) -> int:
     sweeping.add_argument("--scheduler", metavar="ADDRESS|local",
                           help="a Dask scheduler address, or 'local' for a LocalCluster (default: no Dask)")
     sweeping.add_argument("--device", default="cpu", help="torch device of every point, e.g. cuda (default cpu)")
+    sweeping.add_argument("--batch", type=int, default=1, metavar="S",
+                          help="train up to S seeds of one two-layer setting in one call (default 1: none)")
     sweeping.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():

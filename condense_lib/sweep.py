@@ -4,14 +4,16 @@
 ``[run(c) for c in configs]`` would, with three differences:
 
 - points already in the cache are read and never resubmitted;
-- points that differ only in ``seed`` and are two-layer CNNs with a linear readout that
-  the closed-form trainer covers (``two_layer.covers``, GD or Adam) train together, up to
-  ``batch`` of them in one ``train([models...], xs, ys)`` call with one sample per seed,
-  (S, n, C, H, W). The result of each point equals ``run``'s to float rounding (the sums
-  are chunked differently), and each is cached under its own key, so a later ``run(c)``
-  reads it. Batching pays for small networks, whose steps are short and whose cost is
-  mostly per call (8 to 15 times faster for the theory chapters' 50-image, 6 x 6 runs),
-  and little for the figures' full-size runs (about 1.1 times for Fig. 12);
+- on request (``batch=S``), points that differ only in ``seed`` and are two-layer CNNs with
+  a linear readout that the closed-form trainer covers (``two_layer.covers``, GD or Adam)
+  train together, up to S of them in one ``train([models...], xs, ys)`` call with one sample
+  per seed, (S, n, C, H, W). The result of each point equals ``run``'s to float rounding (the
+  sums are chunked differently; ``tests/test_sweep.py``), and each is cached under its own
+  key, so a later ``run(c)`` reads it. Off by default: measured on a 2-core CPU it is not
+  cheaper at the sizes the chapters use (the phase diagram's 50-image runs: 0.6 to 1.0 times
+  the time of one run after another; Fig. 12, four seeds: 1.1 times faster), since a CPU
+  is already busy with one network's products. It is meant for devices that one small
+  network leaves idle (a GPU), where it is unmeasured here;
 - with ``client``, a ``dask.distributed.Client``, each group of points is one task on the
   cluster's workers; a worker that dies has its tasks recomputed elsewhere by Dask.
 
@@ -64,7 +66,7 @@ def _batchable(config: Config) -> bool:
     return len(config.channels) == 1 and config.head == "linear" and config.optimizer in ("gd", "adam")
 
 
-def sweep_groups(configs: Sequence[Config], batch: int = 8) -> list[list[Config]]:
+def sweep_groups(configs: Sequence[Config], batch: int = 1) -> list[list[Config]]:
     """The distinct ``configs`` in groups that train together: points equal but for ``seed``
     that ``_batchable`` accepts, at most ``batch`` per group, the others alone. Order kept."""
     if not (isinstance(batch, (int, np.integer)) and batch >= 1):
@@ -141,7 +143,7 @@ def _progress_bar(total: int, progress: Optional[bool]):
 
 
 def sweep(configs: Sequence[Config], client=None, *, device: str = "cpu", progress: Optional[bool] = None,
-          batch: int = 8) -> list[TrainResult]:
+          batch: int = 1) -> list[TrainResult]:
     """Run every configuration (cached) and return the results in the order of ``configs``.
 
     Parameters
@@ -152,7 +154,8 @@ def sweep(configs: Sequence[Config], client=None, *, device: str = "cpu", progre
         ``None`` trains here, one group after another.
     device : the torch device each point trains on (a worker's, with a client).
     progress : a progress bar over the points (``train.show_progress`` decides when ``None``).
-    batch : at most this many seeds of one setting train together (1: every point alone).
+    batch : at most this many seeds of one two-layer setting train together in one call
+        (default 1: every point alone; see the module docstring for when batching pays).
 
     Returns
     -------
@@ -223,7 +226,7 @@ def phase_diagram_configs(gammas, widths, seeds: int = 2, *, base: Optional[Conf
     like M eps^2 and the step shrinks with it to stay stable. Each run lasts ``horizon`` /
     lr_lambda steps, snapshots every ``every``: lambda_1 t = horizon when M eps^2 <= 1.
     ``lambda_1``: of the seed-0 sample's Z (default), shared by every seed so that the seeds
-    of one point differ only in ``seed`` (and train together in ``sweep``).
+    of one point differ only in ``seed`` (and may train together, ``sweep(..., batch=S)``).
     """
     from .data_matrix import build_Z, spectrum
 

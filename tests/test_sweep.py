@@ -46,14 +46,14 @@ def test_groups_put_seeds_of_one_two_layer_setting_together():
     deep = cl.get_config("fig11", "fast")  # three conv layers: never batched
     groups = cl.sweep_groups([a[0], b[0], deep, *a[1:], b[1], a[0]], batch=3)
     assert groups == [a[:3], a[3:], b, [deep]]
-    assert cl.sweep_groups(a, batch=1) == [[c] for c in a]
+    assert cl.sweep_groups(a) == [[c] for c in a]  # no batching by default
     with pytest.raises(ValueError, match="batch"):
         cl.sweep_groups(a, batch=0)
 
 
 def test_batched_seeds_equal_run_point_by_point_and_are_cached(tmp_cache):
     configs = [tiny(seed=s) for s in range(3)] + [tiny(M=2)]
-    results = cl.sweep(configs)
+    results = cl.sweep(configs, batch=8)
     for c, r in zip(configs, results):
         same(r, cl.run(c, use_cache=False))
         assert cl.experiments.is_cached(c)
@@ -78,7 +78,7 @@ def client(data_dir):
 
 def test_dask_results_equal_run_and_a_second_call_is_read_from_the_cache(client, tmp_cache, monkeypatch):
     configs = [tiny(seed=s) for s in range(2)] + [tiny(M=4, seed=s) for s in range(2)]
-    results = cl.sweep(configs, client)
+    results = cl.sweep(configs, client, batch=2)  # two groups of two seeds, one task each
     for c, r in zip(configs, results):
         same(r, cl.run(c, use_cache=False))
     files = {p: p.stat().st_mtime_ns for p in tmp_cache.iterdir()}
@@ -96,7 +96,7 @@ def test_dask_results_equal_run_and_a_second_call_is_read_from_the_cache(client,
 
 
 def test_a_killed_worker_has_its_points_recomputed(client, tmp_cache):
-    configs = [tiny(seed=s, M=4, epochs=150) for s in range(6)]
+    configs = [tiny(seed=s, M=4, epochs=300) for s in range(8)]  # each long enough to be caught running
     out = {}
     thread = threading.Thread(target=lambda: out.setdefault("results", cl.sweep(configs, client, batch=1)))
     thread.start()
@@ -121,7 +121,7 @@ def test_named_sweeps():
     M, eps = grid[0].channels[0], grid[0].eps
     assert np.isclose(eps**2, M ** -cl.PHASE_DIAGRAM["fast"]["gammas"][0])
     # the seeds of one point differ only in seed, so they train together
-    assert all(len(group) == cl.PHASE_DIAGRAM["fast"]["seeds"] for group in cl.sweep_groups(grid))
+    assert all(len(group) == cl.PHASE_DIAGRAM["fast"]["seeds"] for group in cl.sweep_groups(grid, batch=8))
     with pytest.raises(KeyError, match="unknown sweep"):
         cl.SWEEPS["nope"]
 
