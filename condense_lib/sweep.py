@@ -208,10 +208,10 @@ def seed_sweep(scale: str = "fast", seeds: int = 8, figures: Sequence[str] = SEE
 # The phase diagram: eps^2 = M^-gamma_eps (eq. 8) over gamma_eps x M, on the theory chapter's
 # tiny problem (50 MNIST test images, centre 6 x 6 crop, m = 3). fast: the chapter's live grid.
 PHASE_DIAGRAM = {
-    "fast": dict(gammas=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0), widths=(16, 64, 256, 1024, 2048), seeds=2,
+    "fast": dict(gammas=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0), widths=(16, 32, 64, 256, 1024), seeds=2,
                  horizon=6.0, every=3),
     "paper": dict(gammas=(0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5),
-                  widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), seeds=6, horizon=10.0, every=5),
+                  widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), seeds=4, horizon=10.0, every=5),
 }
 
 
