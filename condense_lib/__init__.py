@@ -8,7 +8,8 @@ Networks". One module per concept of the paper, in three layers that import one 
   measures, Prop. 2's bounds), ``losses``;
 - data, model, trainer and runner: ``data``, ``models``, ``two_layer``, ``train``, ``cache``,
   ``experiments`` (``Config``, ``FIGURES``, ``run``), ``trajectory``;
-- on top: ``studies`` (training runs measured against the theory) and ``plotting``.
+- on top: ``sweep`` (many runs, here or on a Dask cluster), ``studies`` (training runs
+  measured against the theory) and ``plotting``.
 
 The public names are re-exported here: ``import condense_lib as cl; cl.build_Z(...)``.
 """
@@ -89,10 +90,12 @@ from .plotting import (
     moving_frozen,
     order_plot,
     panels,
+    phase_heatmaps,
     real_vs_linear,
     regime_comparison,
     remainders,
     scrubber,
+    seed_errorbars,
     table,
     tail_histogram,
     timeline,
@@ -134,17 +137,23 @@ from .proof import (
 from .studies import (
     LinearizationCheck,
     LinearRegime,
+    PhaseDiagram,
     RegimeComparison,
+    SeedSpread,
     Theorem1Scan,
     V1Trials,
+    all_cached,
     compare_regimes,
     linear_regime,
     linearization_check,
+    phase_diagram,
+    seed_spread,
     theorem1_scan,
     theta_per_kernel,
     v1_cosine_trials,
     vector_fields,
 )
+from .sweep import PHASE_DIAGRAM, SWEEPS, phase_diagram_configs, seed_sweep, sweep, sweep_groups
 from .train import TrainResult, train
 from .trajectory import CosineFrames, Measures, conv_layers, cosine_frames, measure
 from .two_layer import patches

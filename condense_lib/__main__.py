@@ -3,6 +3,7 @@
     python -m condense_lib list [fig12 ...] [--scale fast|paper]
     python -m condense_lib run fig12 fig4 --scale paper --device cuda
     python -m condense_lib run fig12 --set n=100 seed=1
+    python -m condense_lib sweep phase_diagram --scale paper --scheduler local
 
 ``run`` takes figure names (``fig12``), a figure's prefix (``fig4`` for its three
 panels) or ``all``, and fills ``CONDENSE_CACHE`` with the results the notebooks
@@ -10,6 +11,10 @@ then read, so a GPU can compute the paper scale once for every later session.
 ``--set FIELD=VALUE ...`` changes ``Config`` fields of the selected runs (values are
 Python literals: ``n=100``, ``lr=1e-3``, ``snapshot_epochs=0,5,10``; a bare word is a
 string: ``activation=relu``); the changed runs are cached under their own keys.
+``sweep NAME`` trains a named sweep of the chapters "Beyond the paper" (``sweep.SWEEPS``)
+into the cache: here, one point after another, or with ``--scheduler local`` on a Dask
+``LocalCluster`` of this machine, or ``--scheduler tcp://host:8786`` on a running Dask
+cluster whose workers share ``CONDENSE_CACHE`` (``pip install "condense_lib[sweep]"``).
 
 Expected failures (an unknown figure or field, a bad value or scale, a device that is
 not there, an unwritable cache, missing or corrupt data) print one line on stderr and
@@ -118,6 +123,47 @@ def _run(args) -> int:
     return 0
 
 
+def _client(scheduler):
+    """A Dask client: none for None, a LocalCluster for "local", else the scheduler at that address."""
+    if scheduler is None:
+        return None
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("--scheduler needs Dask: pip install 'condense_lib[sweep]' (dask[distributed])") from None
+    if scheduler == "local":
+        return Client(LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None))
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answers there ({err})") from None
+
+
+def _sweep(args) -> int:
+    from .sweep import SWEEPS, sweep
+
+    scale = args.scale or default_scale()
+    if args.name not in SWEEPS:
+        raise ValueError(f"unknown sweep {args.name!r}: choose one of {', '.join(sorted(SWEEPS))}")
+    configs = SWEEPS[args.name](scale)
+    _check_device(args.device)
+    missing = [c for c in dict.fromkeys(configs) if not is_cached(c)]
+    print(f"sweep {args.name} ({scale}): {len(configs)} points, {len(configs) - len(missing)} cached "
+          f"(cache: {cache_dir()})", flush=True)
+    start = time.perf_counter()
+    client = _client(args.scheduler) if missing else None  # all cached: nothing to distribute
+    try:
+        sweep(configs, client, device=args.device, progress=not args.quiet, batch=args.batch)
+    finally:
+        if client is not None:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None and args.scheduler == "local":
+                cluster.close()
+    print(f"sweep {args.name}: done in {time.perf_counter() - start:.0f} s", flush=True)
+    return 0
+
+
 def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr if file is None else file)
 
@@ -136,12 +182,21 @@ def main(argv=None) -> int:
     running.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE",
                          help="change Config fields of the runs, e.g. --set n=100 seed=1")
     running.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweeping = sub.add_parser("sweep", help="train a named sweep of the chapters into the cache")
+    sweeping.add_argument("name", help="the sweep: seeds or phase_diagram")
+    sweeping.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
+    sweeping.add_argument("--scheduler", metavar="ADDRESS|local",
+                          help="a Dask scheduler address, or 'local' for a LocalCluster (default: no Dask)")
+    sweeping.add_argument("--device", default="cpu", help="torch device of every point, e.g. cuda (default cpu)")
+    sweeping.add_argument("--batch", type=int, default=1, metavar="S",
+                          help="train up to S seeds of one two-layer setting in one call (default 1: none)")
+    sweeping.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line
         try:
-            return _list(args) if args.command == "list" else _run(args)
-        except (ValueError, CacheError, FileNotFoundError) as err:
+            return {"list": _list, "run": _run, "sweep": _sweep}[args.command](args)
+        except (ValueError, CacheError, FileNotFoundError, ImportError) as err:
             # unknown figure or field, bad value or CONDENSE_SCALE, absent device, unwritable cache, no data
             print("error: " + " ".join(str(err).split()), file=sys.stderr)
             return 2

@@ -21,6 +21,7 @@ __all__ = [
     "panels", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
+    "seed_errorbars", "phase_heatmaps",
 ]
 
 
@@ -689,3 +690,51 @@ def failure_curves(widths, curves, delta, ax=None, marks=None, floor=1e-6, xlabe
     if title:
         ax.set_title(title)
     return ax
+def seed_errorbars(spread, of="aligned"):
+    """The key measure of each figure over seeds (``studies.SeedSpread``): every seed (grey
+    dots), mean +- std (black error bar) and seed 0, the figure's own run (red star)."""
+    _, axes = _grid(1, 1, 3.2, width=min(WIDTH, 1.6 + 1.4 * len(spread.figures)))
+    ax = axes[0][0]
+    values = getattr(spread, of)
+    x = np.arange(len(spread.figures))
+    jitter = np.linspace(-0.12, 0.12, values.shape[1])
+    for k in x:
+        ax.plot(k + jitter, values[k], "o", color="0.6", ms=4, zorder=1, label="one seed" if k == 0 else None)
+    ax.errorbar(x + 0.25, spread.mean(of), yerr=spread.std(of), fmt="s", color="k", capsize=5, zorder=2,
+                label="mean ± std")
+    ax.plot(x, values[:, 0], "*", color="tab:red", ms=13, zorder=3, label="seed 0 (the book's figure)")
+    ax.set_xticks(x, [f"{name}\n(epoch {e})" for name, e in zip(spread.figures, spread.shown)])
+    ax.set_xlim(-0.6, len(x) - 0.4)
+    ax.set_xlabel("figure (fast scale), shown epoch")
+    ax.set_ylabel("aligned fraction" if of == "aligned" else "effective directions")
+    ax.legend(fontsize="small", loc="lower left")
+    return ax
+
+
+def phase_heatmaps(diagram, boundary=1.0):
+    """Two heatmaps over (gamma_eps, M) of a ``studies.PhaseDiagram``, seed means: the relative
+    change of the kernels (eq. 14, log colour scale) and their alignment with v_1 (eq. 15), both
+    when the loss has fallen by ``diagram.drop``. One row per gamma_eps, one column per M; a
+    dashed line between the rows gamma_eps <= ``boundary`` and those above it."""
+    from matplotlib.colors import LogNorm
+
+    _, axes = _grid(1, 2, 3.4)
+    left, right = axes[0]
+    gammas, widths = diagram.gammas, diagram.widths
+    line = np.searchsorted(gammas, boundary, side="right") - 0.5  # between the last row <= boundary and the next
+    panels = [(left, diagram.mean("change"), "relative change (eq. 14)", dict(norm=LogNorm(), cmap="viridis")),
+              (right, diagram.mean("align"), "alignment with $v_1$ (eq. 15)", dict(vmin=0, vmax=1, cmap="magma"))]
+    for ax, values, label, style in panels:
+        mesh = ax.pcolormesh(np.arange(len(widths) + 1) - 0.5, np.arange(len(gammas) + 1) - 0.5, values, **style)
+        ax.figure.colorbar(mesh, ax=ax, label=label)
+        dark = values < (0.6 if style["cmap"] == "magma" else np.nanmedian(values))
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=6, color="w" if dark[i, j] else "k")
+        ax.axhline(line, color="w", ls="--", lw=1.5)
+        ax.text(len(widths) - 0.55, line + 0.08, rf"$\gamma_\varepsilon = {boundary:g}$", color="w", fontsize=7,
+                ha="right", va="bottom")
+        ax.set_xticks(np.arange(len(widths)), [str(M) for M in widths], fontsize=7)
+        ax.set_yticks(np.arange(len(gammas)), [f"{g:g}" for g in gammas], fontsize=7)
+        ax.set_xlabel("width M")
+        ax.set_ylabel(r"$\gamma_\varepsilon$  ($\varepsilon^2 = M^{-\gamma_\varepsilon}$)")
+    return axes[0]

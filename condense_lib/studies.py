@@ -20,15 +20,18 @@ from .activations import get_activation
 from .condensation import aligned_fraction, cosine_with_ones
 from .data_matrix import Spectrum, _check_m, _check_xy, _fix_signs, _Z_from_mean, build_A, build_Z, spectrum, theta_bar
 from .effective_time import T_eff, alignment, first_time, phi, relative_change, sup_until
-from .experiments import Config, run
+from .experiments import FIGURES, Config, is_cached, run
 from .linear_dynamics import closed_form, gd_step, relative_distance
 from .losses import loss_fn
 from .models import CNN
+from .sweep import PHASE_DIAGRAM, phase_diagram_configs, seed_sweep, sweep
 from .train import TrainResult
+from .trajectory import measure
 
 __all__ = [
     "theta_per_kernel", "vector_fields", "LinearizationCheck", "linearization_check", "V1Trials", "v1_cosine_trials",
     "LinearRegime", "linear_regime", "Theorem1Scan", "theorem1_scan", "RegimeComparison", "compare_regimes",
+    "SeedSpread", "seed_spread", "PhaseDiagram", "phase_diagram", "all_cached",
 ]
 
 
@@ -440,3 +443,123 @@ def compare_regimes(base: Config, widths, gammas_eps, *, steps: int, lr_lambda: 
         eps=np.array([r.eps for r in regimes]), level=float(level), lr=first.config.lr, lambda_1=first.lambda_1,
         times=first.times, loss=loss, change=np.array([r.change for r in regimes]),
         align=np.array([r.align for r in regimes]), aligned=aligned, stop=np.array(stop))
+def all_cached(configs) -> bool:
+    """Whether every configuration of ``configs`` has a valid cached result (``is_cached``):
+    a chapter then reads a named sweep's full grid instead of computing its small live one."""
+    return all(is_cached(c) for c in configs)
+
+
+@dataclass(frozen=True, eq=False)
+class SeedSpread:
+    """The key measure of figures over seeds (see ``seed_spread``).
+
+    ``figures`` (F,) names; ``seeds`` (S,); ``shown`` (F,) the epoch measured; ``aligned`` and
+    ``directions`` (F, S): the aligned fraction and the effective directions of the conv layer
+    at the shown epoch, seed by seed (seed 0 is the book's figure, the paper's single run).
+    """
+
+    scale: str
+    figures: tuple
+    seeds: np.ndarray
+    shown: np.ndarray
+    aligned: np.ndarray
+    directions: np.ndarray
+
+    def mean(self, of: str = "aligned") -> np.ndarray:
+        """Mean over seeds per figure (F,) of ``of`` ("aligned" or "directions")."""
+        return getattr(self, of).mean(axis=1)
+
+    def std(self, of: str = "aligned") -> np.ndarray:
+        """Standard deviation (ddof = 1) over seeds per figure (F,)."""
+        return getattr(self, of).std(axis=1, ddof=1)
+
+    def inside(self, of: str = "aligned", k: float = 2.0) -> np.ndarray:
+        """Whether seed 0 (the figure's run) lies within mean +- ``k`` std of the seeds (F,);
+        with zero spread, whether it equals the mean."""
+        values = getattr(self, of)
+        return np.abs(values[:, 0] - self.mean(of)) <= k * self.std(of) + 1e-12
+
+
+def seed_spread(figures, seeds: int = 8, scale: str = "fast", *, client=None, device: str = "cpu") -> SeedSpread:
+    """Train each figure of ``figures`` (two-layer ones: one conv layer) with seeds
+    0..``seeds``-1 at ``scale`` (``sweep.seed_sweep``; the seed changes the n-image sample and
+    the initialization) through ``sweep`` (cached; on ``client`` if given), and measure the
+    aligned fraction and effective directions (``trajectory.measure``, per filter) at the epoch
+    each figure shows."""
+    figures = tuple(figures)
+    if any(len(FIGURES[name][scale].channels) != 1 for name in figures):
+        raise ValueError("seed_spread measures two-layer figures (one conv layer), e.g. fig12, fig6, fig10_tanh")
+    configs = seed_sweep(scale, seeds, figures)
+    results = sweep(configs, client, device=device)
+    shown = np.array([FIGURES[name].shown(scale)[0] for name in figures])
+    aligned, directions = np.zeros((len(figures), seeds)), np.zeros((len(figures), seeds))
+    for k, result in enumerate(results):
+        f, s = divmod(k, seeds)
+        (aligned[f, s],), (directions[f, s],) = measure(result).at(int(shown[f]))
+    return SeedSpread(scale, figures, np.arange(seeds), shown, aligned, directions)
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseDiagram:
+    """Theorem 1's two quantities over (gamma_eps, M), at a fixed relative loss decrease
+    (see ``phase_diagram``).
+
+    ``gammas`` (G,) the exponents gamma_eps of eps^2 = M^-gamma_eps (eq. 8); ``widths`` (K,);
+    ``seeds`` (S,); per (G, K, S): ``change``, the relative change of the kernels (eq. 14),
+    ``align``, their alignment with v_1 (eq. 15), and ``time``, lambda_1 t, all at the first
+    recorded epoch where R_S <= (1 - ``drop``) R_S(0) (NaN if the run never gets there);
+    ``align0`` (G, K, S) the alignment at initialization.
+    """
+
+    drop: float
+    gammas: np.ndarray
+    widths: np.ndarray
+    seeds: np.ndarray
+    change: np.ndarray
+    align: np.ndarray
+    align0: np.ndarray
+    time: np.ndarray
+
+    def mean(self, of: str = "change") -> np.ndarray:
+        """Mean over seeds (G, K) of ``of`` ("change", "align", "align0" or "time")."""
+        return getattr(self, of).mean(axis=2)
+
+    def slope(self, of: str = "change") -> np.ndarray:
+        """Per gamma_eps (G,): the least-squares slope of log(mean ``of``) against log M, the
+        exponent of its growth with the width."""
+        return np.array([np.polyfit(np.log(self.widths), np.log(row), 1)[0] for row in self.mean(of)])
+
+
+def _at_drop(result: TrainResult, config: Config, drop: float):
+    """(change, align, align at 0, lambda_1 t) at the first recorded epoch where the loss has
+    fallen by ``drop``; NaNs for the first three when it never has."""
+    Z = build_Z(*config.data(), config.m)
+    spec = spectrum(Z)
+    W, _ = theta_bar(result.snapshots, config.eps)
+    change, align = relative_change(W), alignment(W, spec.v1)
+    below = (result.loss[result.epochs] <= (1 - drop) * result.loss[0])
+    if not below.any():
+        return np.nan, np.nan, align[0], np.nan
+    k = int(np.argmax(below))
+    return change[k], align[k], align[0], config.lr * result.epochs[k] * spec.singular_values[0]
+
+
+def phase_diagram(gammas=None, widths=None, seeds: Optional[int] = None, *, scale: str = "fast", drop: float = 0.5,
+                  client=None, device: str = "cpu", **options) -> PhaseDiagram:
+    """Train the two-layer CNN over a grid of gamma_eps (eps^2 = M^-gamma_eps, eq. 8) and width M
+    (``sweep.phase_diagram_configs``; defaults: the grid ``sweep.PHASE_DIAGRAM[scale]``), through
+    ``sweep`` (cached; on ``client`` if given), and measure eq. 14 and eq. 15 when the loss has
+    fallen by the fraction ``drop`` of R_S(0): the same stage of training for every point,
+    whatever its time scale. ``options`` go to ``phase_diagram_configs``."""
+    if not 0 < drop < 1:
+        raise ValueError(f"drop is a fraction of the initial loss in (0, 1), got {drop!r}")
+    grid = PHASE_DIAGRAM[scale]
+    gammas = np.asarray(grid["gammas"] if gammas is None else gammas, dtype=np.float64)
+    widths = np.asarray(grid["widths"] if widths is None else widths, dtype=np.int64)
+    seeds = int(grid["seeds"] if seeds is None else seeds)
+    options = {"horizon": grid["horizon"], "every": grid["every"], **options}
+    configs = phase_diagram_configs(gammas.tolist(), widths.tolist(), seeds, **options)
+    results = sweep(configs, client, device=device)
+    values = np.array([_at_drop(r, c, drop) for r, c in zip(results, configs)])  # (G K S, 4)
+    change, align, align0, time = values.reshape(len(gammas), len(widths), seeds, 4).transpose(3, 0, 1, 2)
+    return PhaseDiagram(float(drop), gammas, widths, np.arange(seeds), change, align, align0, time)

@@ -197,3 +197,44 @@ def test_compare_regimes_against_its_parts(tmp_cache, data_dir, monkeypatch):
         cl.compare_regimes(base, [4], [2.0], steps=2, level=0.01)
     with pytest.raises(ValueError, match="level must be positive"):
         cl.compare_regimes(base, [4], [2.0], steps=2, level=0.0)
+def test_seed_spread_statistics_and_drawing():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    aligned = np.array([[0.9, 0.8, 1.0, 0.9], [0.5, 0.9, 0.9, 0.9]])
+    spread = cl.SeedSpread("fast", ("a", "b"), np.arange(4), np.array([10, 20]), aligned, 1 + 0 * aligned)
+    np.testing.assert_allclose(spread.mean(), [0.9, 0.8])
+    np.testing.assert_allclose(spread.std(), [np.std(aligned[0], ddof=1), np.std(aligned[1], ddof=1)])
+    assert spread.inside().tolist() == [True, True] and spread.inside(k=0.5).tolist() == [True, False]
+    assert spread.inside("directions").all()  # no spread: seed 0 equals the mean
+    ax = cl.seed_errorbars(spread)
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.figure.get_figwidth() <= 8
+    with pytest.raises(ValueError, match="two-layer"):
+        cl.seed_spread(["fig11"], 2)
+
+
+def test_phase_diagram_measures_eqs_14_15_where_the_loss_has_fallen(data_dir, tmp_cache, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    base = cl.theory_config(n=12, crop=8, m=3)
+    kw = dict(scale="fast", base=base, horizon=8.0, every=1)
+    d = cl.phase_diagram([0.5, 2.5], [4, 64], 2, **kw)
+    assert d.change.shape == d.align.shape == d.time.shape == (2, 2, 2) and np.isfinite(d.change).all()
+    # the same numbers by hand for one point: the first recorded epoch with R_S <= R_S(0) / 2
+    config = cl.phase_diagram_configs([2.5], [64], 1, base=base, horizon=8.0, every=1)[0]
+    result = cl.run(config)
+    k = int(np.argmax(result.loss <= 0.5 * result.loss[0]))
+    W, _ = cl.theta_bar(result.snapshots, config.eps)
+    v1 = cl.spectrum(cl.build_Z(*config.data(), config.m)).v1
+    assert np.isclose(d.change[1, 1, 0], np.linalg.norm(W[k] - W[0]) / np.linalg.norm(W[0]))
+    assert np.isclose(d.align[1, 1, 0], np.linalg.norm(W[k] @ v1) / np.linalg.norm(W[k]))
+    assert np.isclose(config.eps**2, 64.0**-2.5)
+    # small initialization (gamma_eps > 1): the kernels move and align more than for gamma_eps < 1
+    assert d.mean("change")[1, 1] > 5 * d.mean("change")[0, 1] and d.mean("align")[1, 1] > d.mean("align")[0, 1]
+    assert d.slope().shape == (2,)
+    axes = cl.phase_heatmaps(d)
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    with pytest.raises(ValueError, match="drop"):
+        cl.phase_diagram([1.0], [4], 1, drop=1.5, **kw)
