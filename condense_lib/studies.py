@@ -449,6 +449,11 @@ def all_cached(configs) -> bool:
     return all(is_cached(c) for c in configs)
 
 
+def _over_seeds(study, of: str, statistic) -> np.ndarray:
+    """``statistic`` of the measure ``of`` of a study over its seeds, the last axis."""
+    return statistic(getattr(study, of), axis=-1)
+
+
 @dataclass(frozen=True, eq=False)
 class SeedSpread:
     """The key measure of figures over seeds (see ``seed_spread``).
@@ -467,11 +472,11 @@ class SeedSpread:
 
     def mean(self, of: str = "aligned") -> np.ndarray:
         """Mean over seeds per figure (F,) of ``of`` ("aligned" or "directions")."""
-        return getattr(self, of).mean(axis=1)
+        return _over_seeds(self, of, np.mean)
 
     def std(self, of: str = "aligned") -> np.ndarray:
         """Standard deviation (ddof = 1) over seeds per figure (F,)."""
-        return getattr(self, of).std(axis=1, ddof=1)
+        return _over_seeds(self, of, lambda v, axis: np.std(v, axis=axis, ddof=1))
 
     def inside(self, of: str = "aligned", k: float = 2.0) -> np.ndarray:
         """Whether seed 0 (the figure's run) lies within mean +- ``k`` std of the seeds (F,);
@@ -522,7 +527,7 @@ class PhaseDiagram:
 
     def mean(self, of: str = "change") -> np.ndarray:
         """Mean over seeds (G, K) of ``of`` ("change", "align", "align0" or "time")."""
-        return getattr(self, of).mean(axis=2)
+        return _over_seeds(self, of, np.mean)
 
     def slope(self, of: str = "change") -> np.ndarray:
         """Per gamma_eps (G,): the least-squares slope of log(mean ``of``) against log M, the
