@@ -24,7 +24,17 @@ from .condensation import (
     kernel_vectors,
     leading_direction,
 )
-from .data import NORMALIZATION, NORMALIZATIONS, POOL, data_dirs, image_pool, load_images, normalize, sample
+from .data import (
+    DEFAULT_NORMALIZATION,
+    NORMALIZATION,
+    NORMALIZATIONS,
+    POOL,
+    data_dirs,
+    image_pool,
+    load_images,
+    normalize,
+    sample,
+)
 from .data_matrix import (
     Spectrum,
     build_A,
@@ -46,13 +56,25 @@ from .effective_time import (
     gamma_exponent,
     neuron_energy,
     phi,
+    projection_shares,
     prop2_bound,
     prop2_constants,
     relative_change,
     sup_until,
     t_0,
 )
-from .experiments import FIGURES, SCALES, Config, Figure, default_scale, figure_names, get_config, run, theory_config
+from .experiments import (
+    FIGURES,
+    SCALES,
+    Config,
+    Figure,
+    default_scale,
+    figure_names,
+    get_config,
+    run,
+    seconds_per_epoch,
+    theory_config,
+)
 from .linear_dynamics import (
     closed_form,
     frozen_part,
@@ -132,12 +154,15 @@ from .proof import (
     v1_share,
 )
 from .studies import (
+    DirectionShares,
     LinearizationCheck,
     LinearRegime,
     RegimeComparison,
     Theorem1Scan,
     V1Trials,
     compare_regimes,
+    direction_shares,
+    layer_gradients,
     linear_regime,
     linearization_check,
     theorem1_scan,

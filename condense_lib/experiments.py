@@ -36,14 +36,14 @@ import torch
 
 from .activations import ACTIVATIONS
 from .cache import cache_path, load_or_compute, lookup
-from .data import DATASETS, POOL, SHAPES, SPLITS, TARGETS, sample
+from .data import DATASETS, POOL, SHAPES, SPLITS, TARGETS, resolve_normalization, sample
 from .losses import LOSSES
 from .models import CNN
 from .train import OPTIMIZERS, TrainResult, recorded_epochs, show_progress, train
 
 __all__ = [
     "Config", "Figure", "FIGURES", "SCALES", "theory_config", "get_config", "figure_names", "default_scale", "run",
-    "is_cached",
+    "is_cached", "seconds_per_epoch",
 ]
 
 SCALES = ("fast", "paper")
@@ -62,6 +62,7 @@ class Config:
     seed: int = 0                   # seeds both the data sample and the initialization
     target: str = "label"           # "label" (d = 1), "onehot" or "class" (see data.sample)
     crop: int = 0                   # centre crop to crop x crop pixels (theory chapters); 0: whole image
+    normalization: Optional[str] = None  # one of data.NORMALIZATIONS; None: data.DEFAULT_NORMALIZATION
     channels: tuple = (32,)         # conv channels C_1..C_L
     m: int = 3                      # kernel size
     activation: str = "tanh"        # sigma
@@ -92,6 +93,10 @@ class Config:
         return self.lr * np.asarray(self.recorded(), dtype=np.float64)
 
     def replace(self, **changes) -> "Config":
+        """A copy with ``changes``. A new ``dataset`` without a ``normalization`` takes the new
+        dataset's default (``data.DEFAULT_NORMALIZATION``), not the old dataset's preprocessing."""
+        if changes.get("dataset", self.dataset) != self.dataset:
+            changes.setdefault("normalization", None)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -108,7 +113,8 @@ class Config:
 
     def data(self):
         """The images x (n, C, H, W) and targets y of this configuration (``data.sample``)."""
-        return sample(self.dataset, self.n, self.seed, self.split, self.target, crop=self.crop)
+        return sample(self.dataset, self.n, self.seed, self.split, self.target, crop=self.crop,
+                      normalization=self.normalization)
 
     def build(self):
         """The data ``(x, y)`` and the freshly initialized model of this configuration."""
@@ -132,6 +138,10 @@ class Config:
         if not self.channels:
             raise ValueError("Config.channels = (): give at least one conv layer, e.g. (32,)")
         set_("snapshot_epochs", tuple(sorted(set(_integers("snapshot_epochs", self.snapshot_epochs, 0)))))
+        try:  # None becomes the dataset's default, so that both spellings hash alike
+            set_("normalization", resolve_normalization(self.dataset, self.normalization))
+        except ValueError as err:
+            raise ValueError(f"Config.normalization = {self.normalization!r}: {err}") from None
         _check_consistency(self)
 
 
@@ -320,6 +330,30 @@ def run(config: Config, device: str = "cpu", use_cache: bool = True, progress: O
 
     arrays = load_or_compute("run", config.cache_key(), compute, _valid(config), use_cache)
     return TrainResult.from_arrays(arrays)
+
+
+def seconds_per_epoch(config: Config, device: str = "cpu", epochs: int = 2) -> float:
+    """An estimate of the wall-clock seconds one epoch of ``config`` takes on ``device``: the mean
+    over ``epochs`` timed steps, after one untimed step (allocation, kernel selection). Trains a
+    fresh model of ``config`` on its data and caches nothing; the time of a whole run is about
+    ``config.epochs`` times this (an estimate: the machine's load and the recording of
+    snapshots change it)."""
+    import time
+
+    if not (isinstance(epochs, int) and epochs >= 1):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    x, y, model = config.build()
+    options = dict(optimizer=config.optimizer, lr=config.lr, loss=config.loss, device=device, progress=False,
+                   unrecorded=UNRECORDED)
+    with _full_float32(device):
+        train(model, x, y, epochs=1, **options)
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        train(model, x, y, epochs=epochs, **options)
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+    return (time.perf_counter() - start) / epochs
 
 
 def is_cached(config: Config) -> bool:
