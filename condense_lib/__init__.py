@@ -14,6 +14,7 @@ The public names are re-exported here: ``import condense_lib as cl; cl.build_Z(.
 """
 from .activations import ACTIVATIONS, Activation, derivatives_at_zero, get_activation, multiplicity
 from .cache import cache_dir, config_hash, load_or_compute
+from .claims import CLAIMS, ClaimError, check_figure, figure_numbers
 from .condensation import (
     aligned_fraction,
     amplitudes,
