@@ -36,7 +36,7 @@ def _describe(config) -> str:
            else "-".join(f"{c}C" for c in config.channels))
     net += f"-({config.hidden})-{config.d} m={config.m}" if config.head == "fc" else f"-{config.d} m={config.m}"
     return (f"{config.dataset:7s} n={config.n:<3d} {net:22s} {config.activation:7s} gamma={config.gamma:<3g} "
-            f"{config.optimizer:4s} lr={config.lr:<7.2g} epochs={config.epochs:<5d} {config.loss}")
+            f"{config.optimizer:4s} lr={config.lr:<7.2g} epochs={config.epochs:<5d} {config.loss:11s} {config.normalization}")
 
 
 def _overrides(items) -> dict:

@@ -1,7 +1,7 @@
 """Named experiment configurations and a cached runner.
 
-``Config`` holds everything that determines a training run's numbers (data,
-architecture, initialization, optimizer, schedule); ``run(config)`` trains once
+``Config`` holds everything that determines a training run's numbers (data and its
+preprocessing, architecture, initialization, optimizer, schedule); ``run(config)`` trains once
 and caches the result (see ``condense_lib.cache``), so executing a chapter twice
 trains once.
 
