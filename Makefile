@@ -22,7 +22,7 @@ export PYTHONHASHSEED := 0
 export PATH := $(BIN):$(PATH)
 export TIMEFORMAT := [took %0Rs]
 
-.PHONY: book test unit lint nbval bench venv assets strip clean
+.PHONY: book test unit lint nbval bench venv assets strip clean paper paper-check
 
 book: $(INSTALLED) assets
 	@echo "== building the book (executes every notebook)"
@@ -34,6 +34,21 @@ book: $(INSTALLED) assets
 test: lint book
 	@echo "== unit tests, doctests, the executed chapters and the built pages in a browser"
 	time python -m pytest tests condense_lib --doctest-modules
+
+# The paper's own settings: fill the cache at the paper scale on a GPU (every figure; see
+# `python -m condense_lib list --scale paper --estimate --device cuda` for how long), then
+# build the book from it. DEVICE=cpu runs it on a CPU (days).
+DEVICE ?= cuda
+paper: $(INSTALLED) assets
+	@echo "== training every figure at the paper scale on $(DEVICE) (cached in $(CONDENSE_CACHE))"
+	time python -m condense_lib run all --scale paper --device $(DEVICE)
+	@echo "== building the book at the paper scale"
+	time env -u MPLBACKEND CONDENSE_SCALE=paper jupyter-book build . --all -W -n --keep-going
+
+# The figures a CPU can afford at the paper scale, checked against the chapters' claims
+# (tests/test_paper_scale.py, marker `paper`, not part of `make test`): an hour or more.
+paper-check: $(INSTALLED)
+	time python -m pytest tests/test_paper_scale.py -m paper -v
 
 # Library tests and doctests only: seconds, no book.
 unit: lint

@@ -15,6 +15,7 @@ The public names are re-exported here: ``import condense_lib as cl; cl.build_Z(.
 """
 from .activations import ACTIVATIONS, Activation, derivatives_at_zero, get_activation, multiplicity
 from .cache import cache_dir, config_hash, load_or_compute
+from .claims import CLAIMS, ClaimError, check_figure, figure_numbers
 from .condensation import (
     aligned_fraction,
     amplitudes,
@@ -25,7 +26,17 @@ from .condensation import (
     kernel_vectors,
     leading_direction,
 )
-from .data import NORMALIZATION, NORMALIZATIONS, POOL, data_dirs, image_pool, load_images, normalize, sample
+from .data import (
+    DEFAULT_NORMALIZATION,
+    NORMALIZATION,
+    NORMALIZATIONS,
+    POOL,
+    data_dirs,
+    image_pool,
+    load_images,
+    normalize,
+    sample,
+)
 from .data_matrix import (
     Spectrum,
     build_A,
@@ -47,13 +58,25 @@ from .effective_time import (
     gamma_exponent,
     neuron_energy,
     phi,
+    projection_shares,
     prop2_bound,
     prop2_constants,
     relative_change,
     sup_until,
     t_0,
 )
-from .experiments import FIGURES, SCALES, Config, Figure, default_scale, figure_names, get_config, run, theory_config
+from .experiments import (
+    FIGURES,
+    SCALES,
+    Config,
+    Figure,
+    default_scale,
+    figure_names,
+    get_config,
+    run,
+    seconds_per_epoch,
+    theory_config,
+)
 from .linear_dynamics import (
     closed_form,
     frozen_part,
@@ -135,6 +158,7 @@ from .proof import (
     v1_share,
 )
 from .studies import (
+    DirectionShares,
     LinearizationCheck,
     LinearRegime,
     PhaseDiagram,
@@ -144,6 +168,8 @@ from .studies import (
     V1Trials,
     all_cached,
     compare_regimes,
+    direction_shares,
+    layer_gradients,
     linear_regime,
     linearization_check,
     phase_diagram,

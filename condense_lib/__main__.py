@@ -1,6 +1,6 @@
 """Command line: list the paper's figures, or train them ahead of time into the cache.
 
-    python -m condense_lib list [fig12 ...] [--scale fast|paper]
+    python -m condense_lib list [fig12 ...] [--scale fast|paper] [--estimate --device cuda]
     python -m condense_lib run fig12 fig4 --scale paper --device cuda
     python -m condense_lib run fig12 --set n=100 seed=1
     python -m condense_lib sweep phase_diagram --scale paper --scheduler local
@@ -16,6 +16,9 @@ into the cache: here, one point after another, or with ``--scheduler local`` on 
 ``LocalCluster`` of this machine, or ``--scheduler tcp://host:8786`` on a running Dask
 cluster whose workers share ``CONDENSE_CACHE`` (``pip install "condense_lib[sweep]"``).
 
+``list --estimate`` times two epochs of each setting on ``--device`` (after one untimed
+step) and prints epochs x seconds per epoch: an estimate of each run's time, not a promise.
+
 Expected failures (an unknown figure or field, a bad value or scale, a device that is
 not there, an unwritable cache, missing or corrupt data) print one line on stderr and
 exit with status 2; warnings print one line each.
@@ -30,7 +33,7 @@ import time
 import warnings
 
 from .cache import CacheError, cache_dir
-from .experiments import FIGURES, SCALES, Config, default_scale, figure_names, is_cached, run
+from .experiments import FIGURES, SCALES, Config, default_scale, figure_names, is_cached, run, seconds_per_epoch
 
 
 def _describe(config) -> str:
@@ -39,7 +42,7 @@ def _describe(config) -> str:
            else "-".join(f"{c}C" for c in config.channels))
     net += f"-({config.hidden})-{config.d} m={config.m}" if config.head == "fc" else f"-{config.d} m={config.m}"
     return (f"{config.dataset:7s} n={config.n:<3d} {net:22s} {config.activation:7s} gamma={config.gamma:<3g} "
-            f"{config.optimizer:4s} lr={config.lr:<7.2g} epochs={config.epochs:<5d} {config.loss}")
+            f"{config.optimizer:4s} lr={config.lr:<7.2g} epochs={config.epochs:<5d} {config.loss:11s} {config.normalization}")
 
 
 def _overrides(items) -> dict:
@@ -96,12 +99,31 @@ def _check_device(device: str) -> None:
 def _list(args) -> int:
     scale = args.scale or default_scale()
     changes = _overrides(args.set)
+    names = figure_names(args.figures or "all")
+    configs = {name: _config(name, scale, changes) for name in names}
+    if args.estimate:
+        _check_device(args.device)
     print(f"figures at the {scale!r} scale (cache: {cache_dir()}):")
-    for name in figure_names(args.figures or "all"):
-        config = _config(name, scale, changes)
+    timed, total = {}, 0.0
+    for name, config in configs.items():
         mark = "cached" if is_cached(config) else ""
-        print(f"  {name:14s} {_describe(config)}  {mark}")
+        if args.estimate and config not in timed:  # figs. 2, 3 and 8 share one run
+            timed[config] = seconds_per_epoch(config, args.device)
+            total += 0.0 if mark else config.epochs * timed[config]
+        estimate = (f"  ~{_duration(config.epochs * timed[config])} ({config.epochs} x {timed[config]:.3g} s)"
+                    if args.estimate else "")
+        print(f"  {name:14s} {_describe(config)}  {mark}{estimate}", flush=True)
+    if args.estimate:
+        print(f"estimated on {args.device}, from two timed epochs each: about {_duration(total)} "
+              f"for the runs not yet cached")
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _run(args) -> int:
@@ -175,6 +197,9 @@ def main(argv=None) -> int:
     listing.add_argument("figures", nargs="*", help="figure names, prefixes or 'all' (default)")
     listing.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
     listing.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE", help="change Config fields")
+    listing.add_argument("--estimate", action="store_true",
+                         help="time two epochs of each run and print an estimate of its length")
+    listing.add_argument("--device", default="cpu", help="torch device the estimate is for (default cpu)")
     running = sub.add_parser("run", help="train figures into the cache")
     running.add_argument("figures", nargs="+", help="figure names (fig12), prefixes (fig4) or 'all'")
     running.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")

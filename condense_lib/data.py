@@ -34,7 +34,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["DATASETS", "SHAPES", "TARGETS", "POOL", "NORMALIZATION", "NORMALIZATIONS", "data_dirs", "load_images", "normalize", "image_pool", "sample"]
+__all__ = ["DATASETS", "SHAPES", "TARGETS", "POOL", "NORMALIZATION", "NORMALIZATIONS", "DEFAULT_NORMALIZATION",
+           "resolve_normalization", "data_dirs", "load_images", "normalize", "image_pool", "sample"]
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
@@ -56,6 +57,11 @@ NORMALIZATIONS = {
     "unit": "pixel / 255, in [0, 1]",
     "symmetric": "(pixel / 255 - 0.5) / 0.5, in [-1, 1]",
 }
+
+# The book's preprocessing of each dataset, the one that reproduces the paper's numbers
+# for v1 of Z (the chapter on Z): PyTorch's tutorial conventions, Normalize(0.1307, 0.3081)
+# for MNIST and Normalize(0.5, 0.5), pixels in [-1, 1], for CIFAR-10.
+DEFAULT_NORMALIZATION = {"mnist": "standard", "cifar10": "symmetric"}
 
 # Sampling pool: the first POOL images of each split. The offline CIFAR-10 subset
 # holds the first 4,000 training and 1,000 test images, so a seed picks the
@@ -235,10 +241,21 @@ def load_images(dataset: str, split: str = "train", data_dir=None, download: Opt
     )
 
 
-def normalize(images: np.ndarray, dataset: str, normalization: str = "standard") -> np.ndarray:
-    """uint8 images (N, C, H, W) -> float64 inputs by one of ``NORMALIZATIONS``."""
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"unknown normalization {normalization!r}: choose one of {sorted(NORMALIZATIONS)}")
+def resolve_normalization(dataset: str, normalization: Optional[str] = None) -> str:
+    """``normalization``, or the dataset's ``DEFAULT_NORMALIZATION`` when it is None; checked
+    against ``NORMALIZATIONS`` (``ValueError`` listing them otherwise)."""
+    if normalization is None:
+        return DEFAULT_NORMALIZATION[_check(dataset, "train")]
+    if not isinstance(normalization, str) or normalization not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {normalization!r}: choose one of {sorted(NORMALIZATIONS)} "
+                         f"(or None for the dataset's default, {DEFAULT_NORMALIZATION})")
+    return normalization
+
+
+def normalize(images: np.ndarray, dataset: str, normalization: Optional[str] = None) -> np.ndarray:
+    """uint8 images (N, C, H, W) -> float64 inputs by one of ``NORMALIZATIONS``
+    (None: the dataset's ``DEFAULT_NORMALIZATION``)."""
+    normalization = resolve_normalization(dataset, normalization)
     x = images / 255.0
     if normalization == "standard":
         mean, std = (np.asarray(v, dtype=np.float64)[None, :, None, None] for v in NORMALIZATION[dataset])
@@ -248,14 +265,14 @@ def normalize(images: np.ndarray, dataset: str, normalization: str = "standard")
     return x
 
 
-def image_pool(dataset: str, split: str = "train", normalization: str = "standard", data_dir=None):
+def image_pool(dataset: str, split: str = "train", normalization: Optional[str] = None, data_dir=None):
     """The whole sampling pool of a split (its first ``POOL[dataset, split]`` images), normalized.
 
-    Returns ``x`` float64 (N, C, H, W) and the class labels as float64 (N,); with
-    ``"standard"`` these are the images ``sample`` draws from.
+    Returns ``x`` float64 (N, C, H, W) and the class labels as float64 (N,); with the same
+    ``normalization`` (None: the dataset's ``DEFAULT_NORMALIZATION``) these are the images
+    ``sample`` draws from.
     """
-    if normalization not in NORMALIZATIONS:  # before reading (or downloading) anything
-        raise ValueError(f"unknown normalization {normalization!r}: choose one of {sorted(NORMALIZATIONS)}")
+    normalization = resolve_normalization(dataset, normalization)  # before reading (or downloading) anything
     images, labels = load_images(dataset, split, data_dir)
     dataset = _check(dataset, split)
     N = min(POOL[dataset, split], len(images))
@@ -270,7 +287,7 @@ def sample(
     target: str = "label",
     data_dir=None,
     dtype: torch.dtype = torch.float32,
-    normalization: str = "standard",
+    normalization: Optional[str] = None,
     crop: int = 0,
 ):
     """``n`` random images of a split, normalized, with their targets (Sec. 4.1).
@@ -288,12 +305,14 @@ def sample(
 
     Returns
     -------
-    x : tensor ``(n, C, H, W)``, normalized by ``normalization`` (default
-        ``(pixel / 255 - mean) / std`` per channel; see ``NORMALIZATIONS``).
+    x : tensor ``(n, C, H, W)``, normalized by ``normalization``, one of ``NORMALIZATIONS``
+        (None: the dataset's ``DEFAULT_NORMALIZATION``, per-channel mean and std for MNIST,
+        [-1, 1] for CIFAR-10).
     y : tensor of targets as above.
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose 'label', 'onehot' or 'class'")
+    normalization = resolve_normalization(dataset, normalization)
     images, labels = load_images(dataset, split, data_dir)
     dataset = _check(dataset, split)
     pool = min(POOL[dataset, split], len(images))

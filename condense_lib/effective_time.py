@@ -21,7 +21,7 @@ from .proof import phi0_bound
 
 __all__ = [
     "neuron_energy", "E_max", "phi", "gamma_exponent", "first_time", "T_eff", "t_0", "T_eff_lower_bound",
-    "eq59_threshold", "relative_change", "alignment", "angle_to", "sup_until", "prop2_constants", "prop2_bound",
+    "eq59_threshold", "relative_change", "alignment", "projection_shares", "angle_to", "sup_until", "prop2_constants", "prop2_bound",
 ]
 
 
@@ -170,6 +170,22 @@ def alignment(theta_W, v1) -> np.ndarray:
         raise ValueError(f"v1 has {v1.shape[0]} entries but the kernels have D = {theta_W.shape[-1]}")
     v1 = v1 / np.linalg.norm(v1)
     return np.linalg.norm(theta_W @ v1, axis=1) / np.linalg.norm(theta_W.reshape(len(theta_W), -1), axis=1)
+
+
+def projection_shares(theta_W, V) -> np.ndarray:
+    """The share of the kernels along each direction v_k, the measure of eq. 15 for every column:
+    ||theta_{W, v_k}(t)||_2 / ||theta_W(t)||_2 with theta_{W, v_k} = (<theta_{W, beta}, v_k>)_beta.
+
+    theta_W (T, M, D), V (D, K) with columns v_k (normalized here) -> (T, K). Column k is
+    ``alignment(theta_W, V[:, k])``; for orthonormal columns the squares of a row sum to <= 1.
+    Pass ``theta_W[..., :-1]`` and ``V[:-1]`` for the kernel parts, the bias left out.
+    """
+    theta_W = as_array(theta_W, "theta_W", ndim=3)
+    V = as_array(V, "V", ndim=2)
+    if V.shape[0] != theta_W.shape[-1]:
+        raise ValueError(f"V has {V.shape[0]} rows but the kernels have D = {theta_W.shape[-1]}")
+    V = V / np.linalg.norm(V, axis=0)
+    return np.linalg.norm(theta_W @ V, axis=1) / np.linalg.norm(theta_W.reshape(len(theta_W), -1), axis=1)[:, None]
 
 
 def angle_to(theta_W, v) -> np.ndarray:

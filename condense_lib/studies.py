@@ -19,7 +19,7 @@ import torch
 from .activations import get_activation
 from .condensation import aligned_fraction, cosine_with_ones
 from .data_matrix import Spectrum, _check_m, _check_xy, _fix_signs, _Z_from_mean, build_A, build_Z, spectrum, theta_bar
-from .effective_time import T_eff, alignment, first_time, phi, relative_change, sup_until
+from .effective_time import T_eff, alignment, first_time, phi, projection_shares, relative_change, sup_until
 from .experiments import FIGURES, Config, is_cached, run
 from .linear_dynamics import closed_form, gd_step, relative_distance
 from .losses import loss_fn
@@ -32,6 +32,7 @@ __all__ = [
     "theta_per_kernel", "vector_fields", "LinearizationCheck", "linearization_check", "V1Trials", "v1_cosine_trials",
     "LinearRegime", "linear_regime", "Theorem1Scan", "theorem1_scan", "RegimeComparison", "compare_regimes",
     "SeedSpread", "seed_spread", "PhaseDiagram", "phase_diagram", "all_cached",
+    "DirectionShares", "direction_shares", "layer_gradients",
 ]
 
 
@@ -568,3 +569,66 @@ def phase_diagram(gammas=None, widths=None, seeds: Optional[int] = None, *, scal
     values = np.array([_at_drop(r, c, drop) for r, c in zip(results, configs)])  # (G K S, 4)
     change, align, align0, time = values.reshape(len(gammas), len(widths), seeds, 4).transpose(3, 0, 1, 2)
     return PhaseDiagram(float(drop), gammas, widths, np.arange(seeds), change, align, align0, time)
+
+
+@dataclass(frozen=True, eq=False)
+class DirectionShares:
+    """Which singular direction of Z a trained two-layer CNN's kernels follow (eqs. 14-15).
+
+    ``epochs`` (S,); ``shares`` (S, K): ||theta_{W, v_k}|| / ||theta_W|| for v_1..v_K, weights
+    and bias (eq. 15 for k = 1); ``kernel_shares`` (S, K): the same for the kernel parts only
+    (the weights against the kernel part of v_k, each normalized, the bias left out);
+    ``spectrum``: the SVD of the run's own Z (eq. 36).
+    """
+
+    epochs: np.ndarray
+    shares: np.ndarray
+    kernel_shares: np.ndarray
+    spectrum: Spectrum
+
+    def at(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(shares, kernel_shares)`` at a recorded epoch, each (K,)."""
+        k = int(np.flatnonzero(self.epochs == epoch)[0]) if epoch in self.epochs else None
+        if k is None:
+            raise KeyError(f"epoch {epoch} is not recorded: choose one of {self.epochs.tolist()}")
+        return self.shares[k], self.kernel_shares[k]
+
+    @property
+    def followed(self) -> np.ndarray:
+        """At each epoch, the k (0-based) of the direction with the largest kernel share (S,)."""
+        return self.kernel_shares.argmax(axis=1)
+
+
+def direction_shares(result: TrainResult, config: Config, k: int = 2) -> DirectionShares:
+    """Decompose the kernels theta_W (weights and bias, the columns of ``build_Z``) of a trained
+    two-layer CNN onto the top ``k`` right singular vectors of the Z of its own data
+    (eqs. 35-36; eq. 15's ratio for v_1), at every recorded epoch.
+
+    Parameters
+    ----------
+    result : the run of ``config`` (``experiments.run(config)``).
+    config : a two-layer setting (one conv layer, ``head="linear"``, d = 1, the label as target).
+    k : how many directions v_1..v_k.
+    """
+    if len(config.channels) != 1 or config.head != "linear" or config.d != 1:
+        raise ValueError("direction_shares needs a two-layer CNN with a scalar readout (the Z of eq. 35)")
+    x, y = config.data()
+    spec = spectrum(build_Z(x.double().numpy(), y.double().numpy(), config.m))
+    theta_W, _ = theta_bar(result.snapshots)  # (S, M, D)
+    V = spec.V[:, :k]  # (D, k)
+    return DirectionShares(np.asarray(result.epochs), projection_shares(theta_W, V),
+                           projection_shares(theta_W[..., :-1], V[:-1]), spec)
+
+
+def layer_gradients(config: Config) -> np.ndarray:
+    """The root-mean-square gradient of the loss with respect to each conv layer's weights at
+    initialization, (L,): the scale of dR_S / dW^[l] (eqs. 20-23), which for layer l holds a
+    product of the weights of every layer above it. Adam compares it with its eps (1e-8): a
+    gradient far above eps moves every weight by about lr per step whatever its size; one below
+    moves it by about lr x gradient / eps.
+    """
+    x, y, model = config.build()
+    loss = loss_fn(model(x), y, config.loss)
+    weights = [conv.weight for conv in model.convs]
+    grads = torch.autograd.grad(loss, weights)
+    return np.array([float(g.double().pow(2).mean().sqrt()) for g in grads])

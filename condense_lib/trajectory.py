@@ -60,6 +60,13 @@ class Measures:
         layers = np.arange(L)
         return self.aligned[rows, layers], self.directions[rows, layers]
 
+    def onsets(self, level: float = 0.9) -> np.ndarray:
+        """The first recorded epoch at which each layer's aligned fraction reaches ``level``, (L,);
+        -1 for a layer that never does. Which layer condenses first, as the scrubbers show it."""
+        reached = self.aligned >= level  # (S, L)
+        first = np.asarray(self.epochs)[reached.argmax(axis=0)]
+        return np.where(reached.any(axis=0), first, -1)
+
     def table(self) -> str:
         """The measures as a text table, one line per recorded epoch."""
         L = self.aligned.shape[1]

@@ -131,3 +131,17 @@ def test_the_program_exits_2_with_one_line(tmp_cache):
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert bad.stderr.startswith("error: --device 'bogus' is not a torch device")
+
+
+def test_list_estimate_times_each_run_and_trains_nothing_into_the_cache(tmp_cache, capsys):
+    assert main(["list", "fig12", "fig13", "--estimate", "--set", "n=20", "crop=10", "epochs=30",
+                 "snapshot_epochs=0,30"]) == 0
+    out = capsys.readouterr().out
+    lines = [l for l in out.splitlines() if l.strip().startswith(("fig12 ", "fig13 "))]
+    assert len(lines) == 2 and all("(30 x " in l and " s)" in l for l in lines), out
+    assert "estimated on cpu" in out and not (tmp_cache.exists() and list(tmp_cache.iterdir()))
+    seconds = cl.seconds_per_epoch(cl.get_config("fig12", "fast").replace(n=20, crop=10, epochs=3, snapshot_epochs=()))
+    assert 0 < seconds < 5
+    with pytest.raises(ValueError, match="positive integer"):
+        cl.seconds_per_epoch(cl.get_config("fig12", "fast"), epochs=0)
+    _fails(capsys, ["list", "fig12", "--estimate", "--device", "nonsense"], r"--device 'nonsense' is not a torch device")

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import condense_lib as cl
 from condense_lib import Config
@@ -65,6 +66,8 @@ BAD = {
     "loss": (dict(loss="l1"), r"Config.loss = 'l1': choose one of 'mse', 'mse_softmax', 'ce'"),
     "activation": (dict(activation="gelu"), r"Config.activation = 'gelu': choose one of 'tanh', 'relu'"),
     "activation-none": (dict(activation=None), r"Config.activation = None: choose one of"),
+    "normalization": (dict(normalization="zscore"), r"Config.normalization = 'zscore': unknown normalization.*'standard'"),
+    "normalization-int": (dict(normalization=1), r"Config.normalization = 1: unknown normalization"),
     # fields that must agree
     "ce-label": (dict(CE, target="label", d=1), r"Config.target = 'label' does not fit loss='ce': use target='class' \(d = 10\)"),
     "ce-d1": (dict(CE, d=1), r"Config.d = 1: loss='ce' with target='class' needs d = 10"),
@@ -129,3 +132,26 @@ def test_cache_key_is_the_hash_of_the_fields_and_the_results_version():
     assert c.cache_key() == {**c.to_dict(), "results_version": RESULTS_VERSION}
     assert c.cache_path().name == f"run-{config_hash(c.cache_key())}.npz"
     assert c.cache_key() != c.replace(seed=1).cache_key()
+
+
+def test_normalization_none_is_the_datasets_default_and_hashes_alike():
+    mnist, cifar = Config(**BASE), Config(**{**BASE, "dataset": "cifar10", "split": "train"})
+    assert mnist.normalization == cl.DEFAULT_NORMALIZATION["mnist"] == "standard"
+    assert cifar.normalization == cl.DEFAULT_NORMALIZATION["cifar10"] == "symmetric"
+    named = Config(**BASE, normalization="standard")
+    assert named == mnist and hash(named) == hash(mnist) and named.cache_key() == mnist.cache_key()
+    other = mnist.replace(normalization="unit")
+    assert other.cache_key()["normalization"] == "unit" and other.cache_path() != mnist.cache_path()
+    # a new dataset takes its own default unless a normalization is named
+    assert mnist.replace(dataset="cifar10", split="train").normalization == "symmetric"
+    assert mnist.replace(dataset="cifar10", split="train", normalization="standard").normalization == "standard"
+    assert other.replace(seed=1).normalization == "unit"
+
+
+def test_config_data_uses_its_normalization(data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    base = Config(**{**BASE, "dataset": "cifar10", "split": "train", "crop": 0, "n": 5})
+    for name in cl.NORMALIZATIONS:
+        x, _ = base.replace(normalization=name).data()
+        want, _ = cl.sample("cifar10", 5, 0, normalization=name, data_dir=data_dir)
+        assert torch.equal(x, want)

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from condense_lib import NORMALIZATION, image_pool, load_images, sample
+from condense_lib import (
+    DEFAULT_NORMALIZATION,
+    NORMALIZATION,
+    NORMALIZATIONS,
+    image_pool,
+    load_images,
+    normalize,
+    sample,
+)
 
 
 def test_mnist_test_split_matches_the_data_readme(data_dir):
@@ -43,8 +51,8 @@ def test_sample_cifar_targets(data_dir):
     assert torch.equal(y.sum(1), torch.ones(50))
     _, c = sample("cifar10", 50, seed=1, target="class", data_dir=data_dir)
     assert c.dtype == torch.int64 and torch.equal(y.argmax(1), c)
-    # per-channel normalization of the CIFAR-10 constants
-    xs, _ = sample("cifar10", 4000, seed=0, data_dir=data_dir, dtype=torch.float64)
+    # per-channel normalization of the CIFAR-10 constants, when asked for
+    xs, _ = sample("cifar10", 4000, seed=0, data_dir=data_dir, dtype=torch.float64, normalization="standard")
     raw, _ = load_images("cifar10", "train", data_dir)
     mean, std = NORMALIZATION["cifar10"]
     expect = (raw.mean(axis=(0, 2, 3)) / 255 - np.array(mean)) / np.array(std)
@@ -62,8 +70,39 @@ def test_image_pool_standard_is_what_sample_draws(data_dir):
     sym, _ = image_pool("mnist", "test", "symmetric", data_dir=data_dir)
     assert unit.min() == 0.0 and unit.max() == 1.0
     np.testing.assert_allclose(sym, 2 * unit - 1)
-    with pytest.raises(ValueError, match="unknown normalization"):  # checked after the images are read
+    with pytest.raises(ValueError, match="unknown normalization"):  # checked before the images are read
         image_pool("mnist", "test", "zscore", data_dir=data_dir)
+
+
+def test_default_normalization_is_the_papers_per_dataset(data_dir):
+    assert DEFAULT_NORMALIZATION == {"mnist": "standard", "cifar10": "symmetric"}
+    assert set(DEFAULT_NORMALIZATION.values()) <= set(NORMALIZATIONS)
+    for dataset, split in (("mnist", "test"), ("cifar10", "train")):
+        default, _ = sample(dataset, 30, 2, split=split, data_dir=data_dir, dtype=torch.float64)
+        named, _ = sample(dataset, 30, 2, split=split, data_dir=data_dir, dtype=torch.float64,
+                          normalization=DEFAULT_NORMALIZATION[dataset])
+        assert torch.equal(default, named)
+        pool, _ = image_pool(dataset, split, data_dir=data_dir)
+        idx = np.sort(np.random.default_rng(2).choice(len(pool), size=30, replace=False))
+        np.testing.assert_allclose(pool[idx], default.numpy(), rtol=1e-12)
+    x, _ = sample("cifar10", 30, 2, data_dir=data_dir, dtype=torch.float64)
+    assert x.min() >= -1 and x.max() <= 1 and x.min() < -0.9 and x.max() > 0.9  # [-1, 1] pixels
+
+
+def test_normalize_against_a_loop():
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 3, 4, 4), dtype=np.uint8)
+    mean, std = NORMALIZATION["cifar10"]
+    want = {"unit": lambda v, c: v / 255, "symmetric": lambda v, c: (v / 255 - 0.5) / 0.5,
+            "standard": lambda v, c: (v / 255 - mean[c]) / std[c]}
+    for name, formula in want.items():
+        got = normalize(images, "cifar10", name)
+        loop = np.array([[[[formula(float(images[i, c, p, q]), c) for q in range(4)] for p in range(4)]
+                          for c in range(3)] for i in range(2)])
+        np.testing.assert_allclose(got, loop, rtol=1e-12)
+    np.testing.assert_array_equal(normalize(images, "cifar10"), normalize(images, "cifar10", "symmetric"))
+    np.testing.assert_array_equal(normalize(images[:, :1], "mnist"), normalize(images[:, :1], "mnist", "standard"))
+    with pytest.raises(ValueError, match="unknown normalization 'zscore'.*None for the dataset's default"):
+        normalize(images, "cifar10", "zscore")
 
 
 def test_n_larger_than_the_pool_is_refused(data_dir):

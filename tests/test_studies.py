@@ -238,3 +238,38 @@ def test_phase_diagram_measures_eqs_14_15_where_the_loss_has_fallen(data_dir, tm
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
     with pytest.raises(ValueError, match="drop"):
         cl.phase_diagram([1.0], [4], 1, drop=1.5, **kw)
+
+
+def test_direction_shares_equal_a_loop_over_kernels(tmp_cache, data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    config = cl.Config(dataset="cifar10", split="train", n=12, crop=7, channels=(4,), m=3, epochs=3, lr=1e-3,
+                       snapshot_epochs=(0, 2, 3))
+    result = cl.run(config)
+    shares = cl.direction_shares(result, config, k=3)
+    x, y = config.data()
+    _, _, Vt = np.linalg.svd(cl.build_Z(x.double().numpy(), y.double().numpy(), 3))
+    for s, e in enumerate(config.recorded()):
+        p = result.snapshot(e)
+        kernels = [np.r_[p["convs.0.weight"][b].ravel(), p["convs.0.bias"][b]].astype(np.float64) for b in range(4)]
+        total = np.sqrt(sum(np.sum(t ** 2) for t in kernels))
+        weights = np.sqrt(sum(np.sum(t[:-1] ** 2) for t in kernels))
+        for k in range(3):
+            v, part = Vt[k], Vt[k][:-1] / np.linalg.norm(Vt[k][:-1])
+            assert shares.shares[s, k] == pytest.approx(np.sqrt(sum((t @ v) ** 2 for t in kernels)) / total)
+            assert shares.kernel_shares[s, k] == pytest.approx(np.sqrt(sum((t[:-1] @ part) ** 2 for t in kernels)) / weights)
+    np.testing.assert_allclose(shares.shares[:, 0], cl.alignment(cl.theta_bar(result.snapshots)[0], Vt[0]))
+    assert shares.at(2)[0].shape == (3,) and shares.followed.shape == (3,)
+    with pytest.raises(KeyError, match="not recorded"):
+        shares.at(1)
+    with pytest.raises(ValueError, match="two-layer CNN"):
+        cl.direction_shares(result, config.replace(channels=(4, 4)))
+
+
+def test_layer_gradients_equal_autograd_on_the_config_model(data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    config = cl.Config(split="test", n=10, crop=12, channels=(3, 3), m=3, optimizer="adam")
+    x, y, model = config.build()
+    loss = 0.5 * ((model(x).reshape(-1) - y) ** 2).mean()  # eq. 1, d = 1
+    loss.backward()
+    want = [float(conv.weight.grad.double().pow(2).mean().sqrt()) for conv in model.convs]
+    np.testing.assert_allclose(cl.layer_gradients(config), want, rtol=1e-5)

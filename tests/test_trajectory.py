@@ -59,3 +59,14 @@ def test_cosine_frames_keep_one_order_and_equal_eq5(small_run):
         cl.measure(small_run, per="channel")
     with pytest.raises(TypeError, match="TrainResult"):
         cl.measure({"loss": 1})
+
+
+def test_onsets_are_the_first_epoch_at_the_level_as_a_loop():
+    aligned = np.array([[0.0, 0.1, 0.0], [0.5, 0.95, 0.0], [0.92, 0.9, 0.3], [1.0, 1.0, 0.89]])
+    m = cl.Measures(np.array([0, 5, 10, 20]), aligned, np.ones_like(aligned), "filter")
+    loop = []
+    for layer in range(3):
+        hits = [e for e, a in zip(m.epochs, aligned[:, layer]) if a >= 0.9]
+        loop.append(hits[0] if hits else -1)
+    assert m.onsets(0.9).tolist() == loop == [10, 5, -1]
+    assert m.onsets(0.3).tolist() == [5, 5, 10]

@@ -1,0 +1,118 @@
+"""The paper's observation on each figure as numbers a run must show: the checks the figure
+chapters assert, in one place, so that a chapter and a paper-scale test hold a run to the same
+thresholds (``tests/test_paper_scale.py``).
+
+``check_figure(name, result, scale)`` measures the run at initialization and at the figure's
+shown epochs (aligned fraction and effective directions per layer, Sec. 4; the loss; for the
+two-layer GD figures each kernel's cosine with the all-ones vector and its growth) and raises
+``ClaimError`` listing every claim the numbers do not support.
+Used in the chapters "The paper's MNIST figures" and "The paper's CIFAR-10 figures".
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .condensation import amplitudes, cosine_with_ones
+from .experiments import FIGURES
+from .train import TrainResult
+from .trajectory import measure
+
+__all__ = ["ClaimError", "CLAIMS", "figure_numbers", "check_figure"]
+
+
+class ClaimError(AssertionError):
+    """A run does not show what the paper observes on its figure; the message lists each claim."""
+
+
+def _between(low, high):
+    return lambda v: bool(np.all(low < np.asarray(v)) and np.all(np.asarray(v) < high))
+
+
+_START = [("aligned fraction at initialization < 0.2", "a0", lambda v: bool(np.all(v < 0.2)))]
+_LAZY_LOSS = [("the loss has moved less than 10% at the shown epoch", "loss_ratio", _between(0.9, 1.0 + 1e-12))]
+
+# Per figure: (claim, the number it reads, the test). The chapters assert the same.
+CLAIMS = {
+    **{f"fig10_{a}": _START + [
+        ("effective directions at initialization > 5", "d0", lambda v: bool(np.all(v > 5))),
+        ("aligned fraction >= 0.85 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.85))),
+        ("effective directions < 1.3 at the shown epoch", "d1", lambda v: bool(np.all(v < 1.3))),
+        ("the loss has fallen, by less than " + ("half" if a == "sigmoid" else "10%"), "loss_ratio",
+         _between(0.5 if a == "sigmoid" else 0.9, 1.0)),
+    ] for a in ("sigmoid", "relu", "tanh")},
+    "fig11": _START + [
+        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
+        ("every layer aligned >= 0.9 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.9))),
+        ("every layer below 1.3 effective directions", "d1", lambda v: bool(np.all(v < 1.3))),
+        ("the loss is within 10% of its start", "loss_ratio", lambda v: v > 0.9),
+    ],
+    "fig12": _START + [
+        ("aligned fraction >= 0.8 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.8))),
+        ("effective directions < 1.5", "d1", lambda v: bool(np.all(v < 1.5))),
+        ("median |cosine of a kernel with 1| > 0.9", "cos1", lambda v: v > 0.9),
+    ],
+    "fig13": _START + [
+        ("aligned fraction >= 0.9 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.9))),
+        ("effective directions < 1.2", "d1", lambda v: bool(np.all(v < 1.2))),
+        ("median |cosine of a kernel with 1| > 0.9", "cos1", lambda v: v > 0.9),
+    ],
+    "fig6": _START + [
+        ("aligned fraction >= 0.8 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.8))),
+        ("effective directions < 1.5", "d1", lambda v: bool(np.all(v < 1.5))),
+        ("median |cosine of a colour kernel with 1| > 0.95", "cos1", lambda v: v > 0.95),
+        ("median amplitude grown > 100 times", "growth", lambda v: v > 100),
+        ("the loss has moved less than 1%", "loss_ratio", _between(0.99, 1.0)),
+    ],
+    **{f"fig4_{a}": _START + [
+        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
+        ("aligned fraction >= 0.9 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.9))),
+        ("effective directions < 1.2", "d1", lambda v: bool(np.all(v < 1.2))),
+    ] + _LAZY_LOSS for a in ("relu", "sigmoid", "tanh")},
+    "fig5": _START + [
+        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
+        ("every layer aligned >= 0.9 at the shown epochs", "a1", lambda v: bool(np.all(v >= 0.9))),
+        ("every layer below 1.35 effective directions", "d1", lambda v: bool(np.all(v < 1.35))),
+        ("the loss has fallen", "loss_ratio", lambda v: v < 1.0),
+    ],
+    "fig9": _START + [
+        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
+        ("every layer aligned >= 0.95 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.95))),
+        ("every layer below 1.1 effective directions", "d1", lambda v: bool(np.all(v < 1.1))),
+        ("the loss has moved less than 5%", "loss_ratio", _between(0.95, 1.0)),
+    ],
+}
+# The two-layer GD figures, whose panel (b) compares each kernel with 1.
+_TWO_LAYER = ("fig6", "fig12", "fig13")
+
+
+def figure_numbers(name: str, result: TrainResult, scale: Optional[str] = None) -> dict:
+    """The numbers the claims on figure ``name`` read, from its run ``result`` at ``scale``:
+    ``a0``, ``d0`` (aligned fraction and effective directions per layer at initialization, (L,)),
+    ``a1``, ``d1`` (the same at the figure's shown epochs), ``loss_ratio`` (the loss at the first
+    shown epoch over its start) and, for Figs. 6, 12, 13, ``cos1`` (the median |cosine| of a
+    kernel with 1, one colour of a filter per kernel) and ``growth`` (median amplitude ratio)."""
+    figure = FIGURES[name]
+    shown = figure.shown(scale)
+    measures = measure(result)
+    a0, d0 = measures.at(0)
+    a1, d1 = measures.at(shown)
+    numbers = dict(a0=a0, d0=d0, a1=a1, d1=d1, loss_ratio=float(result.loss[shown[0]] / result.loss[0]))
+    if name in _TWO_LAYER:
+        numbers["cos1"] = float(np.median(np.abs(cosine_with_ones(result.kernels(shown[0], per="kernel")))))
+        numbers["growth"] = float(np.median(amplitudes(result.kernels(shown[0])) / amplitudes(result.kernels(0))))
+    return numbers
+
+
+def check_figure(name: str, result: TrainResult, scale: Optional[str] = None) -> dict:
+    """``figure_numbers(name, result, scale)``, after checking each of ``CLAIMS[name]``; raises
+    ``ClaimError`` naming every claim that fails, with its number."""
+    if name not in CLAIMS:
+        raise KeyError(f"no claims written for {name!r}: choose one of {sorted(CLAIMS)}")
+    numbers = figure_numbers(name, result, scale)
+    failed = [f"{claim}: {key} = {np.round(numbers[key], 3)}" for claim, key, test in CLAIMS[name]
+              if not test(numbers[key])]
+    if failed:
+        raise ClaimError(f"{name}: the run does not show " + "; ".join(failed))
+    return numbers

@@ -1,0 +1,36 @@
+"""check_figure against the numbers computed by hand on synthetic runs: a condensed run passes
+with the numbers of trajectory.measure, a random one fails naming the claims it misses."""
+import numpy as np
+import pytest
+
+import condense_lib as cl
+
+
+def _run(condensed: bool, loss_end: float = 0.999, seed: int = 0):
+    """A fake fig12 run (one layer of 32 kernels 1 x 3 x 3) recorded at 0 and the fast shown epoch."""
+    rng = np.random.default_rng(seed)
+    end = cl.FIGURES["fig12"].shown("fast")[0]
+    W0 = 1e-5 * rng.normal(size=(32, 1, 3, 3))
+    line = np.ones((1, 3, 3)) + 0.01 * rng.normal(size=(32, 1, 3, 3))
+    W1 = (rng.choice([-1.0, 1.0], size=(32, 1, 1, 1)) * line * 1e-3) if condensed else 1e-3 * rng.normal(size=W0.shape)
+    snapshots = {"convs.0.weight": np.stack([W0, W1]), "convs.0.bias": np.zeros((2, 32)),
+                 "readout.weight": np.zeros((2, 1, 32 * 26 * 26))}
+    loss = np.linspace(1.0, loss_end, end + 1)
+    return cl.TrainResult(loss, np.zeros(end + 1), np.array([0, end]), snapshots)
+
+
+def test_a_condensed_run_passes_with_the_measured_numbers():
+    result = _run(True)
+    numbers = cl.check_figure("fig12", result, "fast")
+    a1, d1 = cl.measure(result).at(cl.FIGURES["fig12"].shown("fast"))
+    np.testing.assert_array_equal(numbers["a1"], a1)
+    np.testing.assert_array_equal(numbers["d1"], d1)
+    assert numbers["cos1"] > 0.99 and numbers["growth"] > 50 and numbers["loss_ratio"] == pytest.approx(0.999)
+
+
+def test_a_random_run_fails_naming_each_claim():
+    with pytest.raises(cl.ClaimError, match=r"fig12: .*aligned fraction >= 0.8.*a1 = .*median \|cosine"):
+        cl.check_figure("fig12", _run(False), "fast")
+    with pytest.raises(KeyError, match="no claims written for 'fig2'"):
+        cl.check_figure("fig2", _run(True), "fast")
+    assert isinstance(cl.ClaimError("x"), AssertionError)  # a failed claim stops a chapter like an assert
