@@ -536,11 +536,10 @@ class PhaseDiagram:
         return np.array([np.polyfit(np.log(self.widths), np.log(row), 1)[0] for row in self.mean(of)])
 
 
-def _at_drop(result: TrainResult, config: Config, drop: float):
+def _at_drop(result: TrainResult, config: Config, drop: float, spec: Spectrum):
     """(change, align, align at 0, lambda_1 t) at the first recorded epoch where the loss has
-    fallen by ``drop``; NaNs for the first three when it never has."""
-    Z = build_Z(*config.data(), config.m)
-    spec = spectrum(Z)
+    fallen by ``drop``; NaNs for the first three when it never has. ``spec``: the spectrum of
+    the run's Z."""
     W, _ = theta_bar(result.snapshots, config.eps)
     change, align = relative_change(W), alignment(W, spec.v1)
     below = (result.loss[result.epochs] <= (1 - drop) * result.loss[0])
@@ -566,7 +565,12 @@ def phase_diagram(gammas=None, widths=None, seeds: Optional[int] = None, *, scal
     options = {"horizon": grid["horizon"], "every": grid["every"], **options}
     configs = phase_diagram_configs(gammas.tolist(), widths.tolist(), seeds, **options)
     results = sweep(configs, client, device=device)
-    values = np.array([_at_drop(r, c, drop) for r, c in zip(results, configs)])  # (G K S, 4)
+    sample = lambda c: (c.dataset, c.split, c.n, c.seed, c.crop, c.normalization, c.m)
+    spectra = {}  # one Z per sample: the grid's points share a few (one per seed)
+    for c in configs:
+        if sample(c) not in spectra:
+            spectra[sample(c)] = spectrum(build_Z(*c.data(), c.m))
+    values = np.array([_at_drop(r, c, drop, spectra[sample(c)]) for r, c in zip(results, configs)])  # (G K S, 4)
     change, align, align0, time = values.reshape(len(gammas), len(widths), seeds, 4).transpose(3, 0, 1, 2)
     return PhaseDiagram(float(drop), gammas, widths, np.arange(seeds), change, align, align0, time)
 
