@@ -159,6 +159,7 @@ from .proof import (
 )
 from .studies import (
     DirectionShares,
+    LayerOrder,
     LinearizationCheck,
     LinearRegime,
     PhaseDiagram,
@@ -170,6 +171,7 @@ from .studies import (
     compare_regimes,
     direction_shares,
     layer_gradients,
+    layer_order,
     linear_regime,
     linearization_check,
     phase_diagram,

@@ -33,15 +33,26 @@ def _between(low, high):
 _START = [("aligned fraction at initialization < 0.2", "a0", lambda v: bool(np.all(v < 0.2)))]
 _LAZY_LOSS = [("the loss has moved less than 10% at the shown epoch", "loss_ratio", _between(0.9, 1.0 + 1e-12))]
 
+# Fig. 10's loss. Sigmoid's falls from the start (sigma(0) = 1/2: the readout fits the mean label
+# through the constant neurons) and by less than half by the shown epoch. With ReLU and tanh
+# the kernels condense while the loss has moved less than 10%; at the paper's setting, tanh's
+# shown epoch 200 lies past that stage (the loss has fallen 15% there, errata 22), so its
+# claim reads the loss at the first recorded epoch at which the layer is condensed.
+_ONSET_LOSS = [("condensed (aligned >= 0.85) at a recorded epoch where the loss has moved less than 10%",
+                "onset_loss_ratio", _between(0.9, 1.0 + 1e-12))]
+_FIG10_LOSS = {
+    "sigmoid": [("the loss has fallen, by less than half", "loss_ratio", _between(0.5, 1.0))],
+    "relu": [("the loss has fallen, by less than 10%", "loss_ratio", _between(0.9, 1.0))] + _ONSET_LOSS,
+    "tanh": [("the loss has fallen", "loss_ratio", _between(0.0, 1.0))] + _ONSET_LOSS,
+}
+
 # Per figure: (claim, the number it reads, the test). The chapters assert the same.
 CLAIMS = {
     **{f"fig10_{a}": _START + [
         ("effective directions at initialization > 5", "d0", lambda v: bool(np.all(v > 5))),
         ("aligned fraction >= 0.85 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.85))),
         ("effective directions < 1.3 at the shown epoch", "d1", lambda v: bool(np.all(v < 1.3))),
-        ("the loss has fallen, by less than " + ("half" if a == "sigmoid" else "10%"), "loss_ratio",
-         _between(0.5 if a == "sigmoid" else 0.9, 1.0)),
-    ] for a in ("sigmoid", "relu", "tanh")},
+    ] + _FIG10_LOSS[a] for a in ("sigmoid", "relu", "tanh")},
     "fig11": _START + [
         ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
         ("every layer aligned >= 0.9 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.9))),
@@ -85,13 +96,17 @@ CLAIMS = {
 }
 # The two-layer GD figures, whose panel (b) compares each kernel with 1.
 _TWO_LAYER = ("fig6", "fig12", "fig13")
+# The aligned fraction at which a layer counts as condensed for ``onset`` (Fig. 10's claims).
+ONSET_LEVEL = 0.85
 
 
 def figure_numbers(name: str, result: TrainResult, scale: Optional[str] = None) -> dict:
     """The numbers the claims on figure ``name`` read, from its run ``result`` at ``scale``:
     ``a0``, ``d0`` (aligned fraction and effective directions per layer at initialization, (L,)),
     ``a1``, ``d1`` (the same at the figure's shown epochs), ``loss_ratio`` (the loss at the first
-    shown epoch over its start) and, for Figs. 6, 12, 13, ``cos1`` (the median |cosine| of a
+    shown epoch over its start), ``onset`` (the first recorded epoch at which every layer's aligned
+    fraction has reached ``ONSET_LEVEL``; -1 if never) and ``onset_loss_ratio`` (the loss there over
+    its start; nan if never) and, for Figs. 6, 12, 13, ``cos1`` (the median |cosine| of a
     kernel with 1, one colour of a filter per kernel) and ``growth`` (median amplitude ratio)."""
     figure = FIGURES[name]
     shown = figure.shown(scale)
@@ -99,6 +114,10 @@ def figure_numbers(name: str, result: TrainResult, scale: Optional[str] = None) 
     a0, d0 = measures.at(0)
     a1, d1 = measures.at(shown)
     numbers = dict(a0=a0, d0=d0, a1=a1, d1=d1, loss_ratio=float(result.loss[shown[0]] / result.loss[0]))
+    onsets = measures.onsets(ONSET_LEVEL)
+    numbers["onset"] = int(onsets.max()) if (onsets >= 0).all() else -1
+    numbers["onset_loss_ratio"] = (float(result.loss[numbers["onset"]] / result.loss[0]) if numbers["onset"] >= 0
+                                   else float("nan"))
     if name in _TWO_LAYER:
         numbers["cos1"] = float(np.median(np.abs(cosine_with_ones(result.kernels(shown[0], per="kernel")))))
         numbers["growth"] = float(np.median(amplitudes(result.kernels(shown[0])) / amplitudes(result.kernels(0))))

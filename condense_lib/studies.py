@@ -20,19 +20,19 @@ from .activations import get_activation
 from .condensation import aligned_fraction, cosine_with_ones
 from .data_matrix import Spectrum, _check_m, _check_xy, _fix_signs, _Z_from_mean, build_A, build_Z, spectrum, theta_bar
 from .effective_time import T_eff, alignment, first_time, phi, projection_shares, relative_change, sup_until
-from .experiments import FIGURES, Config, is_cached, run
+from .experiments import FIGURES, UNRECORDED, Config, is_cached, run
 from .linear_dynamics import closed_form, gd_step, relative_distance
 from .losses import loss_fn
 from .models import CNN
 from .sweep import PHASE_DIAGRAM, phase_diagram_configs, seed_sweep, sweep
-from .train import TrainResult
+from .train import TrainResult, train
 from .trajectory import measure
 
 __all__ = [
     "theta_per_kernel", "vector_fields", "LinearizationCheck", "linearization_check", "V1Trials", "v1_cosine_trials",
     "LinearRegime", "linear_regime", "Theorem1Scan", "theorem1_scan", "RegimeComparison", "compare_regimes",
     "SeedSpread", "seed_spread", "PhaseDiagram", "phase_diagram", "all_cached",
-    "DirectionShares", "direction_shares", "layer_gradients",
+    "DirectionShares", "direction_shares", "layer_gradients", "LayerOrder", "layer_order",
 ]
 
 
@@ -636,3 +636,52 @@ def layer_gradients(config: Config) -> np.ndarray:
     weights = [conv.weight for conv in model.convs]
     grads = torch.autograd.grad(loss, weights)
     return np.array([float(g.double().pow(2).mean().sqrt()) for g in grads])
+
+
+@dataclass(frozen=True, eq=False)
+class LayerOrder:
+    """Which layer condenses first, with each layer's initial weights rescaled.
+
+    ``factors`` (K, L): the factor each conv layer's initial weights were multiplied by, one row
+    per run (a row of ones: the figure's own initialization); ``gradients`` (K, L): the RMS
+    gradient of each layer's weights at initialization (``layer_gradients``); ``onsets`` (K, L):
+    the first recorded epoch at which each layer's aligned fraction reaches ``level`` (-1: not
+    within the run); ``epochs``: the recorded epochs.
+    """
+
+    factors: np.ndarray
+    gradients: np.ndarray
+    onsets: np.ndarray
+    epochs: np.ndarray
+    level: float
+
+
+def layer_order(config: Config, factors, *, level: float = 0.9, every: int = 1) -> LayerOrder:
+    """Train ``config`` once per row of ``factors`` (K, L), its conv layers' initial weights (not
+    the biases) multiplied by that row, and measure each layer's initial gradient and onset.
+
+    The causal test of "a layer's gradient is a product of the weights above it (eqs. 20-23), so
+    the layers whose gradient is largest condense first": multiplying the weights of the layers
+    above layer l by c multiplies layer l's gradient by about c^(number of such layers); under
+    Adam below its eps (``layer_gradients``) the layer then moves that much faster. The runs are
+    not cached (their initialization is not a ``Config``'s); snapshots every ``every`` epochs.
+    """
+    factors = np.asarray(factors, dtype=np.float64)
+    L = len(config.channels)
+    if factors.ndim != 2 or factors.shape[1] != L or not (np.isfinite(factors).all() and (factors > 0).all()):
+        raise ValueError(f"factors must be (K, {L}): one positive factor per conv layer of {config.channels}, per run")
+    x, y = config.data()
+    snapshots = tuple(range(0, config.epochs + 1, every))
+    gradients, onsets = [], []
+    for row in factors:
+        model = CNN.from_config(config, tuple(x.shape[1:]))
+        with torch.no_grad():
+            for conv, c in zip(model.convs, row):
+                conv.weight.mul_(float(c))
+        loss = loss_fn(model(x), y, config.loss)
+        grads = torch.autograd.grad(loss, [conv.weight for conv in model.convs])
+        gradients.append([float(g.double().pow(2).mean().sqrt()) for g in grads])
+        result = train(model, x, y, optimizer=config.optimizer, lr=config.lr, epochs=config.epochs, loss=config.loss,
+                       snapshot_epochs=snapshots, progress=False, unrecorded=UNRECORDED)
+        onsets.append(measure(result).onsets(level))
+    return LayerOrder(factors, np.array(gradients), np.array(onsets), np.array(snapshots), float(level))

@@ -34,3 +34,22 @@ def test_a_random_run_fails_naming_each_claim():
     with pytest.raises(KeyError, match="no claims written for 'fig2'"):
         cl.check_figure("fig2", _run(True), "fast")
     assert isinstance(cl.ClaimError("x"), AssertionError)  # a failed claim stops a chapter like an assert
+
+
+
+def test_the_onset_is_the_first_recorded_epoch_at_which_the_layer_is_condensed():
+    """onset and onset_loss_ratio of a fake fig10_tanh run (32 kernels 1 x 5 x 5), recorded at
+    0 and 5 (random), 10 and 40 (condensed), against a loop over the recorded epochs."""
+    rng = np.random.default_rng(3)
+    line = lambda: rng.choice([-1.0, 1.0], size=(32, 1, 1, 1)) * (np.ones((1, 5, 5)) + 0.01 * rng.normal(size=(32, 1, 5, 5)))
+    W = np.stack([1e-5 * rng.normal(size=(32, 1, 5, 5)), 1e-4 * rng.normal(size=(32, 1, 5, 5)), 1e-3 * line(), 1e-2 * line()])
+    epochs = [0, 5, 10, 40]
+    snapshots = {"convs.0.weight": W, "convs.0.bias": np.zeros((4, 32)), "readout.weight": np.zeros((4, 1, 32 * 24 * 24))}
+    loss = np.linspace(1.0, 0.8, 41)
+    numbers = cl.figure_numbers("fig10_tanh", cl.TrainResult(loss, np.zeros(41), np.array(epochs), snapshots), "fast")
+    first = next(e for e, V in zip(epochs, W) if cl.aligned_fraction(cl.kernel_vectors(V, per="filter")) >= 0.85)
+    assert first == 10 and numbers["onset"] == first
+    assert numbers["onset_loss_ratio"] == pytest.approx(1 - 0.2 * 10 / 40) and numbers["loss_ratio"] == pytest.approx(0.8)
+    # the claim reads the onset's loss: 0.95 passes though the shown epoch's loss has fallen 20%
+    failed = [claim for claim, key, test in cl.CLAIMS["fig10_tanh"] if not test(numbers[key])]
+    assert failed == []
