@@ -8,7 +8,8 @@ of Z with its rank and spectral gap (eqs. 11-12, 36-37) and v_1 split by channel
 the rescaled parameters theta_bar of a two-layer CNN in the layout of Z.
 
 Maths only: imports numpy and torch, nothing of the model or the trainer.
-Used in the theory chapters ("Linearization", "Z, its SVD and the spectral gap", ...).
+Used in the theory chapters ("Linearization", "Z, its SVD and the spectral gap", ...);
+``sign_fixed_point`` in "Adam against gradient descent".
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ._checks import as_array
 
 __all__ = [
     "build_Z", "label_weighted_mean", "build_A", "Spectrum", "spectrum", "v1_parts", "constant_share", "theta_bar",
+    "sign_fixed_point",
 ]
 
 
@@ -240,3 +242,47 @@ def theta_bar(params: dict, eps: float = 1.0):
     theta_W = np.concatenate([W.reshape(S, M, -1), b[..., None]], axis=2) / eps  # (S, M, D)
     theta_a = a.reshape(S, M, -1) / eps  # (S, M, P)
     return theta_W, theta_a
+
+
+def sign_fixed_point(Z, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    r"""The sign vectors that the linear dynamics (eqs. 32-34) grow fastest under sign descent:
+    a pair (s_W, s_a) in {-1, 1}^D x {-1, 1}^P with
+
+    .. math:: \mathbf{s}_a = \mathrm{sign}(\mathbf{Z}\mathbf{s}_W), \qquad
+              \mathbf{s}_W = \mathrm{sign}(\mathbf{Z}^\top \mathbf{s}_a),
+
+    found by alternating these two maximizations of the bilinear form s_a^T Z s_W from
+    s_W = sign(v_1) (sign(0) taken as +1). Each half-step cannot lower s_a^T Z s_W = ||Z s_W||_1,
+    so the iteration stops, at a local maximum of ||Z s||_1 over sign vectors s (the
+    infinity-to-1 norm of Z where it is the global one).
+
+    Why: near zero weights the gradient of kernel beta is -(Z^T theta_{a, beta}, Z theta_{W, beta})
+    (eq. 33). Gradient descent multiplies theta_beta by exp(A t) and ends along (v_1, u_1), the
+    maximizer of ||Z v||_2 / ||v||_2. Adam's first steps move every parameter by about lr times
+    the sign of its gradient, so once the steps outweigh the initialization
+    theta_{W, beta} ~ +-s_W and theta_{a, beta} ~ +-s_a: the same alternation, in signs.
+
+    Z : (P, D), e.g. from ``build_Z``. Returns ``(s_W, s_a)``, float64 arrays of +-1, with the
+    sign that makes the kernel part of s_W (all but its last entry, the bias) sum to >= 0.
+    Raises ``ValueError`` if the signs still change after ``max_iter`` rounds.
+
+    >>> s_W, s_a = sign_fixed_point(np.array([[3.0, 1.0, -1.0], [1.0, 2.0, 0.5]]))
+    >>> s_W.tolist(), s_a.tolist()
+    ([1.0, 1.0, -1.0], [1.0, 1.0])
+    """
+    Z = as_array(Z, "Z", ndim=2)
+    if min(Z.shape) < 2:
+        raise ValueError(f"Z must be a matrix (P, D) with P, D >= 2, got shape {Z.shape}; build it with build_Z")
+    sign = lambda v: np.where(v >= 0, 1.0, -1.0)
+    s_W = sign(spectrum(Z).v1)
+    for _ in range(max_iter):
+        s_a = sign(Z @ s_W)
+        new = sign(Z.T @ s_a)
+        if s_a @ Z @ new <= s_a @ Z @ s_W:  # no gain: s_W is the best response to s_a
+            break
+        s_W = new
+    else:
+        raise ValueError(f"the sign iteration did not settle within max_iter = {max_iter} rounds: raise max_iter")
+    s_a = sign(Z @ s_W)
+    flip = -1.0 if s_W[:-1].sum() < 0 else 1.0
+    return flip * s_W, flip * s_a

@@ -21,7 +21,7 @@ __all__ = [
     "panels", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
-    "seed_errorbars", "phase_heatmaps",
+    "seed_errorbars", "phase_heatmaps", "optimizer_curves", "optimizer_directions",
 ]
 
 
@@ -737,4 +737,68 @@ def phase_heatmaps(diagram, boundary=1.0):
         ax.set_yticks(np.arange(len(gammas)), [f"{g:g}" for g in gammas], fontsize=7)
         ax.set_xlabel("width M")
         ax.set_ylabel(r"$\gamma_\varepsilon$  ($\varepsilon^2 = M^{-\gamma_\varepsilon}$)")
+    return axes[0]
+
+
+# ----------------------------------------------------------------------------- Adam against GD
+
+
+def _run_label(comparison, r):
+    return f"{comparison.optimizers[r].upper() if comparison.optimizers[r] == 'gd' else 'Adam'}, lr = {comparison.lrs[r]:.2g}"
+
+
+def optimizer_curves(comparison):
+    """A ``studies.OptimizerComparison`` against the step, one colour per run (GD black): the
+    aligned fraction of the kernels with the ``level`` and, dashed, the step at which each run's
+    phi reaches eq. 54's level (T_eff for GD); eq. 15's alignment with v_1 (solid) and with the
+    sign fixed point s_W (dotted); the loss over its initial value. Returns the three axes."""
+    _, axes = _grid(1, 3, 3.3)
+    frac_ax, align_ax, loss_ax = axes[0]
+    epochs = comparison.epochs
+    for r in range(len(comparison.optimizers)):
+        color = "k" if r == 0 else f"C{r - 1}"
+        label = _run_label(comparison, r)
+        frac_ax.plot(epochs, comparison.aligned[r], color=color, label=label)
+        if np.isfinite(comparison.energy_onset[r]):
+            frac_ax.axvline(comparison.energy_onset[r], color=color, ls="--", lw=1)
+        align_ax.plot(epochs, comparison.align_v1[r], color=color, label=label)
+        align_ax.plot(epochs, comparison.align_sign[r], color=color, ls=":")
+        loss_ax.plot(np.arange(len(comparison.loss[r])), comparison.loss[r] / comparison.loss[r, 0], color=color, label=label)
+    frac_ax.axhline(comparison.level, color="0.6", lw=0.8)
+    frac_ax.set_ylabel("aligned fraction (dashed: eq. 54's level)")
+    align_ax.set_ylabel(r"eq. 15 with $\mathbf{v}_1$ (solid), $\mathbf{s}_W$ (dotted)")
+    loss_ax.set_ylabel(r"$R_S / R_S(0)$")
+    for ax in (frac_ax, align_ax):
+        ax.set_ylim(0, 1.03)
+    for ax in axes[0]:
+        ax.set_xlabel("step")
+    frac_ax.legend(fontsize=7, loc="lower right")
+    return axes[0]
+
+
+def optimizer_directions(comparison, runs=(0, 1)):
+    """Where the kernels of two runs of a ``studies.OptimizerComparison`` point at the last step:
+    the cosine heatmap (eq. 5) of each run's kernel weights, clustered, and the leading direction
+    of theta_{W, beta} (weights, then the bias) of each run beside v_1 and the sign fixed point
+    s_W, entry by entry (each of unit norm, the sign fixed so the weights sum to >= 0).
+    Returns the three axes."""
+    _, axes = _grid(1, 3, 3.2, width_ratios=[1, 1, 1.3])
+    for ax, r in zip(axes[0][:2], runs):
+        V = comparison.kernels[r]
+        heatmap(cosine_matrix(V[cluster_order(cosine_matrix(V))]), ax=ax, title=_run_label(comparison, r),
+                colorbar=r == runs[-1])
+    ax = axes[0][2]
+    D = len(comparison.s_W)
+    k = np.arange(D)
+    unit = lambda v: np.asarray(v) / np.linalg.norm(v) * (1 if np.sum(v[:-1]) >= 0 else -1)
+    ax.plot(k, unit(comparison.spectrum.v1), "o-", color="tab:blue", label=r"$\mathbf{v}_1$ of $\mathbf{Z}$")
+    ax.plot(k, unit(comparison.s_W), "s-", color="tab:red", label=r"sign fixed point $\mathbf{s}_W$")
+    for r, marker in zip(runs, ("x", "+")):
+        ax.plot(k, unit(comparison.lead_bias[r]), marker, color="k" if r == 0 else f"C{r - 1}", ms=9, ls="none",
+                label=_run_label(comparison, r))
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xticks(k, [str(j + 1) for j in range(D - 1)] + ["b"])
+    ax.set_xlabel("entry of theta_W (b: the bias)")
+    ax.set_ylabel("leading direction, unit norm")
+    ax.legend(fontsize=7)
     return axes[0]

@@ -139,3 +139,32 @@ def test_bad_inputs_raise_clear_errors():
         cl.build_A(np.full((3, 2), np.nan))
     with pytest.raises(ValueError, match="two-layer CNN"):
         cl.theta_bar({"convs.0.weight": np.zeros((2, 1, 3, 3))}, 0.1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sign_fixed_point_is_the_best_sign_vector_found_by_brute_force(seed):
+    # A near-rank-one Z with a varied v_1 (as the Z of images): the alternation from sign(v_1)
+    # reaches the global maximum of ||Z s||_1 over all 2^D sign vectors s.
+    rng = np.random.default_rng(seed)
+    P, D = 12, 7
+    Z = 3 * np.outer(rng.normal(size=P), rng.normal(size=D)) + 0.3 * rng.normal(size=(P, D))
+    s_W, s_a = cl.sign_fixed_point(Z)
+    grid = np.array(np.meshgrid(*[[-1.0, 1.0]] * D, indexing="ij")).reshape(D, -1).T  # (2^D, D)
+    gains = np.abs(Z @ grid.T).sum(axis=0)  # ||Z s||_1 = max over s_a of s_a^T Z s
+    assert np.abs(Z @ s_W).sum() == pytest.approx(gains.max())
+    np.testing.assert_array_equal(s_a, np.where(Z @ s_W >= 0, 1.0, -1.0))  # s_a = sign(Z s_W)
+    np.testing.assert_array_equal(s_W, np.where(Z.T @ s_a >= 0, 1.0, -1.0))  # a fixed point
+    assert s_W[:-1].sum() >= 0 and set(np.unique(np.r_[s_W, s_a])) <= {-1.0, 1.0}
+
+
+def test_sign_fixed_point_can_differ_from_the_sign_of_v1():
+    # Two positive "digit" rows and three negative "background" rows with a positive bias
+    # column, as in MNIST's Z: sign(v_1) keeps the bias positive, the fixed point flips it.
+    Z = np.array([[3.0, 3.0, 1.0], [2.5, 3.0, 1.0], [-1.0, -1.0, 1.0], [-1.0, -1.2, 1.0], [-1.1, -1.0, 1.0]])
+    v1 = cl.spectrum(Z).v1
+    s_W, s_a = cl.sign_fixed_point(Z)
+    assert np.sign(v1).tolist() == [1.0, 1.0, 1.0] and s_W.tolist() == [1.0, 1.0, -1.0]
+    assert s_a.tolist() == [1.0, 1.0, -1.0, -1.0, -1.0]
+    assert np.abs(Z @ s_W).sum() > np.abs(Z @ np.sign(v1)).sum()
+    with pytest.raises(ValueError, match="P, D >= 2"):
+        cl.sign_fixed_point(np.ones((1, 3)))

@@ -55,3 +55,25 @@ def test_regime_comparison_draws_three_labelled_panels_within_the_width():
     assert axes[0].figure.get_figwidth() <= 8.0
     assert len(axes[1].get_legend().get_texts()) == K
     np.testing.assert_array_equal(comp.at_stop("change"), comp.change[np.arange(K), comp.stop])
+
+
+def test_optimizer_figures_draw_labelled_panels_within_the_width():
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    R, S, M, D = 3, 5, 6, 10
+    Z = rng.normal(size=(8, D)) + 2
+    comp = cl.OptimizerComparison(
+        config=cl.theory_config(), optimizers=("gd", "adam", "adam"), lrs=np.array([1e-2, 1e-6, 2e-6]), scale=1e-5,
+        level=0.9, epochs=np.arange(S) * 2, loss=np.linspace(2, 1, 9)[None].repeat(R, 0),
+        aligned=rng.uniform(0, 1, (R, S)), directions=rng.uniform(1, 3, (R, S)), align_v1=rng.uniform(0, 1, (R, S)),
+        align_sign=rng.uniform(0, 1, (R, S)), phi=rng.uniform(1, 9, (R, S)), lead=rng.normal(size=(R, D - 1)),
+        lead_bias=rng.normal(size=(R, D)), kernels=rng.normal(size=(R, M, D - 1)), onset=np.array([4.0, 2.0, np.inf]),
+        energy_onset=np.array([6.0, np.inf, 4.0]), spectrum=cl.spectrum(Z), s_W=np.sign(rng.normal(size=D)),
+        s_a=np.ones(8))
+    for axes in (cl.optimizer_curves(comp), cl.optimizer_directions(comp)):
+        assert len(axes) == 3 and all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+        assert axes[0].figure.get_figwidth() <= 8.0
+    assert comp.displacement.tolist()[:2] == pytest.approx([4e3, 0.2])

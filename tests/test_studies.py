@@ -273,3 +273,58 @@ def test_layer_gradients_equal_autograd_on_the_config_model(data_dir, monkeypatc
     loss.backward()
     want = [float(conv.weight.grad.double().pow(2).mean().sqrt()) for conv in model.convs]
     np.testing.assert_allclose(cl.layer_gradients(config), want, rtol=1e-5)
+
+
+def test_compare_optimizers_against_its_runs(tmp_cache, data_dir, monkeypatch):
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    base = cl.theory_config(M=5, eps=1e-3, n=20, crop=7, m=3)
+    comp = cl.compare_optimizers(base, steps=6, adam_lrs=[2e-4, 1e-3], every=3)
+    x, y = base.data()
+    Z = cl.build_Z(x.double().numpy(), y.double().numpy(), 3)
+    lam1 = np.linalg.svd(Z, compute_uv=False)[0]
+    assert comp.optimizers == ("gd", "adam", "adam") and comp.lrs.tolist() == [cl.gd_step(lam1), 2e-4, 1e-3]
+    np.testing.assert_array_equal(comp.epochs, [0, 3, 6])
+    v1 = np.linalg.svd(Z)[2][0]
+    for r, lr in enumerate(comp.lrs):
+        config = base.replace(optimizer=comp.optimizers[r], lr=float(lr), epochs=6, snapshot_epochs=(0, 3, 6))
+        result = cl.run(config)
+        np.testing.assert_array_equal(comp.loss[r], result.loss)
+        W, a = cl.theta_bar(result.snapshots, 1e-3)
+        np.testing.assert_allclose(comp.align_v1[r], cl.alignment(W, v1))
+        np.testing.assert_allclose(comp.align_sign[r], cl.alignment(W, comp.s_W))
+        for s, e in enumerate((0, 3, 6)):
+            weights = result.snapshot(e)["convs.0.weight"].reshape(5, 9).astype(np.float64)
+            units = weights / np.linalg.norm(weights, axis=1, keepdims=True)
+            lead = np.linalg.svd(units)[2][0]
+            assert comp.aligned[r, s] == pytest.approx(np.mean(np.abs(units @ lead) > 0.9))
+        assert abs(comp.lead[r] @ lead) == pytest.approx(1.0)  # the leading direction at the last step
+        E = np.sqrt((W**2).sum(-1) + (a**2).sum(-1)).max(-1)  # E_max (eq. 47) per snapshot
+        level = 5 ** ((-np.log(1e-6) / np.log(5) - 1) / 4)  # M^((gamma_eps - 1)/4), eq. 54
+        crossed = np.flatnonzero(np.maximum.accumulate(E) > level)
+        assert comp.energy_onset[r] == (3 * crossed[0] if crossed.size else np.inf)
+    assert comp.T_eff == comp.lrs[0] * comp.energy_onset[0]
+    assert comp.between(1, 1) == pytest.approx(1.0) and comp.cosines(comp.lead[0]).tolist()[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="vector must have"):
+        comp.cosines(np.ones(4))
+    with pytest.raises(ValueError, match="two-layer setting"):
+        cl.compare_optimizers(base.replace(channels=(5, 5), init="paper", eps=None), steps=2, adam_lrs=[1e-3])
+
+
+def test_adam_first_step_is_lr_times_the_sign_of_the_gradient(tmp_cache, data_dir, monkeypatch):
+    # The premise of the Adam chapter: step 1 moves every parameter by lr sign(-gradient) exactly
+    # (bias-corrected m / sqrt(v) = g / |g|, up to Adam's eps = 1e-8 against |g|).
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    config = cl.theory_config(M=4, eps=1e-3, n=20, crop=7, m=3, optimizer="adam", lr=1e-5, epochs=1)
+    x, y, model = config.build()
+    grads = torch.autograd.grad(0.5 * ((model(x) - y) ** 2).mean(), list(model.parameters()))
+    result = cl.run(config)
+    for (name, _), g in zip(model.named_parameters(), grads):
+        step = result.snapshots[name][1].astype(np.float64) - result.snapshots[name][0]
+        np.testing.assert_allclose(step, -1e-5 * np.sign(g.double().numpy()), rtol=1e-3, atol=1e-9)
+
+
+def test_adam_step_ratios_are_lr_over_sigma_1():
+    ratios = cl.adam_step_ratios()
+    assert "fig6" not in ratios and "fig12" not in ratios and "fig3" not in ratios  # GD, or Fig. 2's run
+    assert ratios["fig10_tanh"] == pytest.approx(5e-6 * ((1 + 32) * 25 / 2) ** 2)
+    assert ratios["fig9"] == pytest.approx(5e-6 * ((3 + 32) * 9 / 2) ** 2)
