@@ -119,6 +119,7 @@ from .plotting import (
     remainders,
     scrubber,
     seed_errorbars,
+    sensitivity_curves,
     table,
     tail_histogram,
     timeline,
@@ -164,6 +165,7 @@ from .studies import (
     PhaseDiagram,
     RegimeComparison,
     SeedSpread,
+    Sensitivity,
     Theorem1Scan,
     V1Trials,
     all_cached,
@@ -174,12 +176,24 @@ from .studies import (
     linearization_check,
     phase_diagram,
     seed_spread,
+    sensitivity,
     theorem1_scan,
     theta_per_kernel,
     v1_cosine_trials,
     vector_fields,
 )
-from .sweep import PHASE_DIAGRAM, SWEEPS, phase_diagram_configs, seed_sweep, sweep, sweep_groups
+from .sweep import (
+    PHASE_DIAGRAM,
+    SENSITIVITY,
+    SWEEPS,
+    SensitivityRow,
+    phase_diagram_configs,
+    seed_sweep,
+    sensitivity_configs,
+    sensitivity_rows,
+    sweep,
+    sweep_groups,
+)
 from .train import TrainResult, train
 from .trajectory import CosineFrames, Measures, conv_layers, cosine_frames, measure
 from .two_layer import patches

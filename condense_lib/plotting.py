@@ -21,7 +21,7 @@ __all__ = [
     "panels", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
-    "seed_errorbars", "phase_heatmaps",
+    "seed_errorbars", "phase_heatmaps", "sensitivity_curves",
 ]
 
 
@@ -738,3 +738,52 @@ def phase_heatmaps(diagram, boundary=1.0):
         ax.set_xlabel("width M")
         ax.set_ylabel(r"$\gamma_\varepsilon$  ($\varepsilon^2 = M^{-\gamma_\varepsilon}$)")
     return axes[0]
+
+
+def sensitivity_curves(study):
+    """The sensitivity table as curves (``studies.Sensitivity``): one panel per factor, the
+    aligned fraction (mean over seeds) against the gradient-flow time t = lr x epoch for each
+    value (the baseline black, a dot where it reaches ``study.level``); a last panel with the
+    time to condense (filled) and the end of the initial stage (open) of every row against
+    1 / lambda_1, and the line t = c / lambda_1 through the baseline's end of the initial stage."""
+    factors = list(dict.fromkeys(study.factors))
+    cols = 3
+    rows = -(-(len(factors) + 1) // cols)
+    _, axes = _grid(rows, cols, 2.6 * rows, sharey=False)
+    axes = axes.ravel()
+    curves, t = study.curves.mean(axis=1), study.times
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for ax, factor in zip(axes, factors):
+        others = iter(colors)
+        for r in study.rows(factor):
+            base = bool(study.baseline[r])
+            color = "k" if base else next(others)
+            label = f"{factor} = {study.values[r]}" + (" (baseline)" if base else "") + (
+                " (with its bias)" if study.bias[r] and factor != "bias" else "")
+            ax.plot(t, curves[r], color=color, lw=2.2 if base else 1.4, ls="-" if base else "--", label=label)
+            t90 = study.mean("t_level")[r]
+            if np.isfinite(t90):
+                ax.plot([t90], [study.level], "o", color=color, ms=4)
+        ax.axhline(study.level, color="0.7", lw=0.8, ls=":")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("t = lr x epoch")
+        ax.set_ylabel("aligned fraction")
+        ax.legend(fontsize=6.5, loc="lower right")
+    ax = axes[len(factors)]
+    inv = 1 / study.mean("lambda_1")
+    base = int(np.flatnonzero(study.baseline)[0])
+    for r in range(len(study.factors)):
+        if study.baseline[r] and r != base:
+            continue
+        label = "baseline" if r == base else f"{study.factors[r]} = {study.values[r]}"
+        ax.plot(inv[r], study.mean("t_level")[r], "o", ms=5, label=label, color="k" if study.baseline[r] else None)
+        ax.plot(inv[r], study.mean("t_stage")[r], "o", ms=7, mfc="none", color=ax.lines[-1].get_color())
+    grid = np.linspace(0, inv.max() * 1.1, 2)
+    ax.plot(grid, study.mean("t_stage")[base] / inv[base] * grid, color="0.5", lw=0.8, ls=":",
+            label=r"$\propto 1/\lambda_1$")
+    ax.set_xlabel(r"$1/\lambda_1$ of Z")
+    ax.set_ylabel("t: condensed (filled), stage end (open)")
+    ax.legend(fontsize=6, loc="upper left", ncol=1)
+    for extra in axes[len(factors) + 1:]:
+        extra.set_visible(False)
+    return axes
