@@ -120,6 +120,7 @@ from .plotting import (
     scrubber,
     seed_errorbars,
     sensitivity_curves,
+    sensitivity_table,
     table,
     tail_histogram,
     timeline,

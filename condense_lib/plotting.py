@@ -21,7 +21,7 @@ __all__ = [
     "panels", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
-    "seed_errorbars", "phase_heatmaps", "sensitivity_curves",
+    "seed_errorbars", "phase_heatmaps", "sensitivity_curves", "sensitivity_table",
 ]
 
 
@@ -745,7 +745,7 @@ def sensitivity_curves(study):
     aligned fraction (mean over seeds) against the gradient-flow time t = lr x epoch for each
     value (the baseline black, a dot where it reaches ``study.level``); a last panel with the
     time to condense (filled) and the end of the initial stage (open) of every row against
-    1 / lambda_1, and the line t = c / lambda_1 through the baseline's end of the initial stage."""
+    1000 / lambda_1, and the line t = c / lambda_1 through the baseline's end of the initial stage."""
     factors = list(dict.fromkeys(study.factors))
     cols = 3
     rows = -(-(len(factors) + 1) // cols)
@@ -770,7 +770,7 @@ def sensitivity_curves(study):
         ax.set_ylabel("aligned fraction")
         ax.legend(fontsize=6.5, loc="lower right")
     ax = axes[len(factors)]
-    inv = 1 / study.mean("lambda_1")
+    inv = 1e3 / study.mean("lambda_1")  # 1000 / lambda_1
     base = int(np.flatnonzero(study.baseline)[0])
     for r in range(len(study.factors)):
         if study.baseline[r] and r != base:
@@ -781,9 +781,31 @@ def sensitivity_curves(study):
     grid = np.linspace(0, inv.max() * 1.1, 2)
     ax.plot(grid, study.mean("t_stage")[base] / inv[base] * grid, color="0.5", lw=0.8, ls=":",
             label=r"$\propto 1/\lambda_1$")
-    ax.set_xlabel(r"$1/\lambda_1$ of Z")
+    ax.set_xlabel(r"$1000/\lambda_1$ of Z")
     ax.set_ylabel("t: condensed (filled), stage end (open)")
     ax.legend(fontsize=6, loc="upper left", ncol=1)
     for extra in axes[len(factors) + 1:]:
         extra.set_visible(False)
     return axes
+
+
+def sensitivity_table(study) -> Table:
+    """The sensitivity table (``studies.Sensitivity``) for display: one row per factor value,
+    means over seeds -- lambda_1 of Z, the time t = lr x epoch at which the aligned fraction
+    reaches ``study.level`` and lambda_1 times it, the end of the initial stage, and there the
+    aligned fraction, the effective directions, |cos| of the leading direction with v_1 and with
+    the all-ones kernel -- and the verdict (``Sensitivity.verdict``)."""
+    mean = {of: study.mean(of) for of in ("lambda_1", "t_level", "t_stage", "aligned", "directions", "cos_v1",
+                                          "cos_ones")}
+    time = lambda t: f"{t:.4f}" if np.isfinite(t) else "never"
+    header = ["factor = value", "kernel vector", "λ1 of Z", f"t, aligned ≥ {study.level:g}", "λ1 t",
+              "t, end of initial stage", "aligned", "directions", "|cos v1|", "|cos 1|", "verdict"]
+    rows = []
+    for r, verdict in enumerate(study.verdicts()):
+        rows.append([f"{study.factors[r]} = {study.values[r]}", "weights + bias" if study.bias[r] else "weights",
+                     f"{mean['lambda_1'][r]:.0f}", time(mean["t_level"][r]),
+                     f"{mean['lambda_1'][r] * mean['t_level'][r]:.2f}" if np.isfinite(mean["t_level"][r]) else "never",
+                     time(mean["t_stage"][r]), f"{mean['aligned'][r]:.2f}", f"{mean['directions'][r]:.2f}",
+                     f"{mean['cos_v1'][r]:.3f}", f"{mean['cos_ones'][r]:.3f}",
+                     f"**{verdict}**" if verdict.startswith("changes the") or verdict.startswith("changes only") else verdict])
+    return table(header, rows)

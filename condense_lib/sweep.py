@@ -257,7 +257,7 @@ def _phase_diagram(scale: str) -> list[Config]:
 # (the baseline's among them); ``hidden``: the width of the "fc" head; ``seeds``: 0..seeds-1.
 # fast: the chapter's live grid (n = 5000, 100 times the baseline's cost, lives only in "paper").
 SENSITIVITY = {
-    "fast": dict(base=dict(n=50, eps=1e-5, lr=5e-4, epochs=150), every=3, hidden=64, seeds=1,
+    "fast": dict(base=dict(n=50, eps=1e-5, lr=5e-4, epochs=129), every=3, hidden=32, seeds=1,
                  values=dict(n=(50, 500), m=(1, 3, 5, 7), padding=(0, "same"), bias=("out", "in"),
                              head=("linear", "fc"))),
     "paper": dict(base=dict(n=500, eps=1e-5, lr=5e-4, epochs=150), every=3, hidden=1024, seeds=4,

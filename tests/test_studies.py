@@ -340,3 +340,5 @@ def test_sensitivity_verdicts_follow_the_stated_thresholds():
     assert study.verdicts() == ["baseline", "changes neither", "changes only the time", "changes only the time",
                                 "changes only the time", "changes the picture", "changes the picture"]
     assert study.reference(6) == 1 and study.reference(1) == 0 and study.reference(2) == 0
+    shown = cl.sensitivity_table(study)
+    assert len(shown.rows) == 7 and shown.rows[4][3] == "never" and shown.rows[5][-1] == "**changes the picture**"
