@@ -122,6 +122,8 @@ from .plotting import (
     remainders,
     scrubber,
     seed_errorbars,
+    sensitivity_curves,
+    sensitivity_table,
     table,
     tail_histogram,
     timeline,
@@ -169,6 +171,7 @@ from .studies import (
     PhaseDiagram,
     RegimeComparison,
     SeedSpread,
+    Sensitivity,
     Theorem1Scan,
     V1Trials,
     adam_step_ratios,
@@ -182,12 +185,24 @@ from .studies import (
     linearization_check,
     phase_diagram,
     seed_spread,
+    sensitivity,
     theorem1_scan,
     theta_per_kernel,
     v1_cosine_trials,
     vector_fields,
 )
-from .sweep import PHASE_DIAGRAM, SWEEPS, phase_diagram_configs, seed_sweep, sweep, sweep_groups
+from .sweep import (
+    PHASE_DIAGRAM,
+    SENSITIVITY,
+    SWEEPS,
+    SensitivityRow,
+    phase_diagram_configs,
+    seed_sweep,
+    sensitivity_configs,
+    sensitivity_rows,
+    sweep,
+    sweep_groups,
+)
 from .train import TrainResult, train
 from .trajectory import CosineFrames, Measures, conv_layers, cosine_frames, measure
 from .two_layer import patches

@@ -43,7 +43,12 @@ def _check_m(m, H: int, W: int) -> None:
         raise ValueError(f"m = {m!r} must be an integer in 1..{min(H, W)} for {H}x{W} images")
 
 
-def build_Z(x, y, m: int) -> np.ndarray:
+def _check_padding(padding, m) -> None:
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or not 0 <= padding <= m - 1:
+        raise ValueError(f"padding = {padding!r} must be an integer in 0..m-1 = 0..{m - 1} (zero pixels per side)")
+
+
+def build_Z(x, y, m: int, padding: int = 0) -> np.ndarray:
     r"""The data matrix Z of eqs. 35 (one channel) and 70 (C channels).
 
     With the label-weighted mean image z_{alpha, r, c} = (1/n) sum_i y_i x_{r, c, alpha}(i)
@@ -53,29 +58,39 @@ def build_Z(x, y, m: int) -> np.ndarray:
 
     each m x m block flattened row-major (p, then q).
 
+    With ``padding`` p > 0 (a CNN whose convolution zero-pads its input, which the paper's
+    valid convolutions do not), the patches are those of the mean image zero-padded by p
+    pixels on each side -- the mean of the padded images, padding being linear -- and the
+    bias column is z at every position, the padded ones included.
+
     Parameters
     ----------
     x : array (n, C, H, W), numpy or torch. The first spatial axis is the paper's u.
     y : array (n,), the scalar targets.
     m : kernel size.
+    padding : zero pixels on each side, 0..m-1 (default 0: valid, as in the paper).
 
     Returns
     -------
-    float64 array of shape (H1 * W1, C * m * m + 1), H1 = H - m + 1, W1 = W - m + 1:
+    float64 array of shape (H1 * W1, C * m * m + 1), H1 = H + 2 padding - m + 1, W1 likewise:
     rows are positions (u, v) row-major, columns are input channel outermost,
     then (p, q) row-major, then the bias column z.
     """
     x, y = _check_xy(x, y)
     _check_m(m, x.shape[2], x.shape[3])
-    return _Z_from_mean(_mean_image(x, y), y.mean(), m)  # eq. 31, then eq. 35
+    _check_padding(padding, m)
+    return _Z_from_mean(_mean_image(x, y), y.mean(), m, int(padding))  # eq. 31, then eq. 35
 
 
 def _mean_image(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.einsum("i,ichw->chw", y, x) / x.shape[0]  # (C, H, W), eq. 31
 
 
-def _Z_from_mean(z_img: np.ndarray, z, m: int) -> np.ndarray:
-    """Eq. 35 from the mean image(s) z_img (..., C, H, W) and z (...): shape (..., H1 W1, C m^2 + 1)."""
+def _Z_from_mean(z_img: np.ndarray, z, m: int, padding: int = 0) -> np.ndarray:
+    """Eq. 35 from the mean image(s) z_img (..., C, H, W) and z (...): shape (..., H1 W1, C m^2 + 1),
+    the image zero-padded by ``padding`` pixels on each side first."""
+    if padding:
+        z_img = np.pad(z_img, [(0, 0)] * (z_img.ndim - 2) + [(padding, padding)] * 2)
     windows = np.lib.stride_tricks.sliding_window_view(z_img, (m, m), axis=(-2, -1))  # (..., C, H1, W1, m, m)
     lead, C = z_img.shape[:-3], z_img.shape[-3]
     H1, W1 = windows.shape[-4], windows.shape[-3]

@@ -65,6 +65,8 @@ class Config:
     normalization: Optional[str] = None  # one of data.NORMALIZATIONS; None: data.DEFAULT_NORMALIZATION
     channels: tuple = (32,)         # conv channels C_1..C_L
     m: int = 3                      # kernel size
+    padding: int = 0                # zero pixels added on each side of every conv input: 0 "valid" (the
+                                    # paper's Sec. 3.2), (m - 1) / 2 "same" (give padding="same")
     activation: str = "tanh"        # sigma
     head: str = "linear"            # "linear" readout a, or "fc" (ReLU FC hidden, then d)
     d: int = 1                      # outputs
@@ -100,7 +102,10 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        """The fields as JSON-ready values. A field added after results were cached (``_ADDED``)
+        is left out while it holds its default, so that those results keep their keys."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+                if not (k in _ADDED and v == _ADDED[k])}
 
     def cache_key(self) -> dict:
         """What identifies this run's result in the cache: every field and ``RESULTS_VERSION``
@@ -134,6 +139,7 @@ class Config:
             set_(name, _positive(name, getattr(self, name)))
         if self.eps is not None:
             set_("eps", _positive("eps", self.eps))
+        set_("padding", _padding(self.padding, self.m))
         set_("channels", _integers("channels", self.channels, 1))
         if not self.channels:
             raise ValueError("Config.channels = (): give at least one conv layer, e.g. (32,)")
@@ -145,6 +151,9 @@ class Config:
         _check_consistency(self)
 
 
+# Fields added after results were cached, with their defaults: ``to_dict`` (and so the cache
+# key) leaves them out while they hold these values.
+_ADDED = {"padding": 0}
 # Config fields by kind: names among choices, integers >= a bound, finite numbers > 0.
 _CHOICES = {"dataset": DATASETS, "split": SPLITS, "target": TARGETS, "activation": tuple(ACTIVATIONS),
             "head": ("linear", "fc"), "init": ("paper", "theory"), "optimizer": OPTIMIZERS, "loss": LOSSES}
@@ -186,6 +195,22 @@ def _positive(name: str, value) -> float:
     return float(number)
 
 
+def _padding(value, m: int) -> int:
+    """``padding`` as the number of zero pixels per side: an integer in 0..m-1, or "same",
+    (m - 1) / 2 for an odd m (the output as large as the input)."""
+    if isinstance(value, str):
+        if value == "same" and m % 2 == 1:
+            return (m - 1) // 2
+        raise ValueError(f"Config.padding = {value!r}: give an integer in 0..{m - 1} or 'same' "
+                         f"({'(m - 1) / 2 for an odd m' if value == 'same' else 'the only word allowed'}; m = {m})")
+    number = _scalar(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= m - 1:
+        raise ValueError(f"Config.padding = {value!r} ({type(value).__name__}): must be an integer in 0..m-1 = "
+                         f"0..{m - 1} (zero pixels on each side; wider padding only adds outputs that see no pixel) "
+                         f"or 'same'")
+    return number
+
+
 def _integers(name: str, value, low: int) -> tuple:
     if not isinstance(value, (tuple, list, range, np.ndarray)) or np.ndim(value) != 1:
         raise ValueError(f"Config.{name} = {value!r} ({type(value).__name__}): must be a tuple of integers >= {low}, "
@@ -218,9 +243,11 @@ def _check_consistency(c: "Config") -> None:
     if c.crop > min(H, W):
         raise ValueError(f"Config.crop = {c.crop}: must be in 0..{min(H, W)} for {H}x{W} {c.dataset} images (0 keeps them whole)")
     size, L = c.crop or min(H, W), len(c.channels)
-    if size - L * (c.m - 1) < 1:
-        raise ValueError(f"Config.m = {c.m}: {L} valid convolution(s) with m = {c.m} remove {L * (c.m - 1)} pixels, "
-                         f"more than the {size}x{size} input has: use a smaller m or crop, or fewer layers")
+    if size - L * (c.m - 1 - 2 * c.padding) < 1:
+        kind = f"convolution(s) with m = {c.m} and padding = {c.padding}" if c.padding else \
+            f"valid convolution(s) with m = {c.m}"
+        raise ValueError(f"Config.m = {c.m}: {L} {kind} remove {L * (c.m - 1 - 2 * c.padding)} pixels, more than "
+                         f"the {size}x{size} input has: use a smaller m or crop, fewer layers, or padding")
     if c.snapshot_epochs and c.snapshot_epochs[-1] > c.epochs:
         raise ValueError(f"Config.snapshot_epochs = {c.snapshot_epochs}: must lie in 0..epochs = {c.epochs}")
 
@@ -248,7 +275,7 @@ def _valid(config: Config):
     epochs = config.recorded()
     S, L, m = len(epochs), len(config.channels), config.m
     c_in, H, _ = SHAPES[config.dataset]
-    size = (config.crop or H) - L * (m - 1)  # H_L = W_L of the last conv layer
+    size = (config.crop or H) - L * (m - 1 - 2 * config.padding)  # H_L = W_L of the last conv layer
     shapes = {"loss": (config.epochs + 1,), "accuracy": (config.epochs + 1,)}
     for l, c_out in enumerate(config.channels):
         shapes[f"param/convs.{l}.weight"] = (S, c_out, c_in, m, m)  # (S, C_out, C_in, m, m)

@@ -1,7 +1,8 @@
 """The paper's CNN (Sec. 3.2, eqs. 2-4; App. A.1).
 
-L conv layers (valid cross-correlation, stride 1, m x m kernels, bias, activation
-sigma), then a head:
+L conv layers (cross-correlation, stride 1, m x m kernels, bias, activation sigma;
+valid by default, as in the paper, or on the input zero-padded by ``padding`` pixels
+on each side), then a head:
 
 - ``"linear"``: the readout f = <a, sigma(x^[L])> (Sec. 3.2, no bias); with
   L = 1 this is the two-layer CNN of the theory (Sec. 5);
@@ -42,6 +43,8 @@ class CNN(nn.Module):
     in_shape : (C_0, H_0, W_0) of one input image.
     channels : (C_1, ..., C_L), e.g. ``(32,)`` or ``(32, 32, 32)``.
     m : kernel size.
+    padding : zero pixels added on each side of every conv layer's input (0..m-1; default 0,
+        valid convolutions as in the paper; (m - 1) / 2 keeps the size, "same").
     activation : name of sigma (see ``condense_lib.activations``).
     head : ``"linear"`` or ``"fc"``.
     d : number of outputs.
@@ -57,7 +60,7 @@ class CNN(nn.Module):
     def from_config(cls, config, in_shape: Sequence[int]) -> "CNN":
         """The freshly initialized network of ``config`` (an ``experiments.Config``) for
         images of shape ``in_shape`` (C, H, W)."""
-        return cls(in_shape, config.channels, m=config.m, activation=config.activation, head=config.head,
+        return cls(in_shape, config.channels, m=config.m, padding=config.padding, activation=config.activation, head=config.head,
                    d=config.d, hidden=config.hidden, init=config.init, gamma=config.gamma, sigma_2=config.sigma_2,
                    eps=config.eps, seed=config.seed)
 
@@ -67,6 +70,7 @@ class CNN(nn.Module):
         channels: Sequence[int] = (32,),
         *,
         m: int = 3,
+        padding: int = 0,
         activation: str = "tanh",
         head: str = "linear",
         d: int = 1,
@@ -90,17 +94,21 @@ class CNN(nn.Module):
             raise ValueError(f"unknown init {init!r}: choose 'paper' (sigma_1 from gamma) or 'theory' (eps)")
         if init == "theory" and eps is None:
             raise ValueError("init='theory' needs eps, the std of every parameter (eqs. 3-4)")
-        if h - len(channels) * (m - 1) < 1 or w - len(channels) * (m - 1) < 1:
+        if isinstance(padding, bool) or not isinstance(padding, int) or not 0 <= padding <= m - 1:
+            raise ValueError(f"padding = {padding!r} must be an integer in 0..m-1 = 0..{m - 1} (zero pixels per side)")
+        shrink = m - 1 - 2 * padding  # pixels each layer removes
+        if h - len(channels) * shrink < 1 or w - len(channels) * shrink < 1:
             raise ValueError(
-                f"{len(channels)} valid convolutions with m = {m} do not fit a {h}x{w} image: "
-                f"use a smaller m or fewer layers (each layer removes m - 1 = {m - 1} pixels)"
+                f"{len(channels)} convolutions with m = {m}, padding = {padding} do not fit a {h}x{w} image: "
+                f"use a smaller m, fewer layers or more padding (each layer removes {shrink} pixels)"
             )
         self.in_shape, self.channels, self.m, self.head, self.d = (c, h, w), channels, m, head, d
+        self.padding = padding
         self.sigma = get_activation(activation)
         self.convs = nn.ModuleList()
         for c_out in channels:
-            self.convs.append(nn.Conv2d(c, c_out, m, bias=True))
-            c, h, w = c_out, h - m + 1, w - m + 1
+            self.convs.append(nn.Conv2d(c, c_out, m, padding=padding, bias=True))
+            c, h, w = c_out, h - shrink, w - shrink
         self.out_shape = (c, h, w)  # (C_L, H_L, W_L)
         features = c * h * w
         if head == "linear":

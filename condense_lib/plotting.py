@@ -21,7 +21,8 @@ __all__ = [
     "panels", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels", "loss_curves", "mean_images",
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
-    "seed_errorbars", "phase_heatmaps", "optimizer_curves", "optimizer_directions",
+    "seed_errorbars", "phase_heatmaps", "optimizer_curves", "optimizer_directions", "sensitivity_curves",
+    "sensitivity_table",
 ]
 
 
@@ -802,3 +803,74 @@ def optimizer_directions(comparison, runs=(0, 1)):
     ax.set_ylabel("leading direction, unit norm")
     ax.legend(fontsize=7)
     return axes[0]
+
+
+def sensitivity_curves(study):
+    """The sensitivity table as curves (``studies.Sensitivity``): one panel per factor, the
+    aligned fraction (mean over seeds) against the gradient-flow time t = lr x epoch for each
+    value (the baseline black, a dot where it reaches ``study.level``); a last panel with the
+    time to condense (filled) and the end of the initial stage (open) of every row against
+    1000 / lambda_1, and the line t = c / lambda_1 through the baseline's end of the initial stage."""
+    factors = list(dict.fromkeys(study.factors))
+    cols = 3
+    rows = -(-(len(factors) + 1) // cols)
+    _, axes = _grid(rows, cols, 2.6 * rows, sharey=False)
+    axes = axes.ravel()
+    curves, t = study.curves.mean(axis=1), study.times
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for ax, factor in zip(axes, factors):
+        others = iter(colors)
+        for r in study.rows(factor):
+            base = bool(study.baseline[r])
+            color = "k" if base else next(others)
+            label = f"{factor} = {study.values[r]}" + (" (baseline)" if base else "") + (
+                " (with its bias)" if study.bias[r] and factor != "bias" else "")
+            ax.plot(t, curves[r], color=color, lw=2.2 if base else 1.4, ls="-" if base else "--", label=label)
+            t90 = study.mean("t_level")[r]
+            if np.isfinite(t90):
+                ax.plot([t90], [study.level], "o", color=color, ms=4)
+        ax.axhline(study.level, color="0.7", lw=0.8, ls=":")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("t = lr x epoch")
+        ax.set_ylabel("aligned fraction")
+        ax.legend(fontsize=6.5, loc="lower right")
+    ax = axes[len(factors)]
+    inv = 1e3 / study.mean("lambda_1")  # 1000 / lambda_1
+    base = int(np.flatnonzero(study.baseline)[0])
+    for r in range(len(study.factors)):
+        if study.baseline[r] and r != base:
+            continue
+        label = "baseline" if r == base else f"{study.factors[r]} = {study.values[r]}"
+        ax.plot(inv[r], study.mean("t_level")[r], "o", ms=5, label=label, color="k" if study.baseline[r] else None)
+        ax.plot(inv[r], study.mean("t_stage")[r], "o", ms=7, mfc="none", color=ax.lines[-1].get_color())
+    grid = np.linspace(0, inv.max() * 1.1, 2)
+    ax.plot(grid, study.mean("t_stage")[base] / inv[base] * grid, color="0.5", lw=0.8, ls=":",
+            label=r"$\propto 1/\lambda_1$")
+    ax.set_xlabel(r"$1000/\lambda_1$ of Z")
+    ax.set_ylabel("t: condensed (filled), stage end (open)")
+    ax.legend(fontsize=6, loc="upper left", ncol=1)
+    for extra in axes[len(factors) + 1:]:
+        extra.set_visible(False)
+    return axes
+
+
+def sensitivity_table(study) -> Table:
+    """The sensitivity table (``studies.Sensitivity``) for display: one row per factor value,
+    means over seeds -- lambda_1 of Z, the time t = lr x epoch at which the aligned fraction
+    reaches ``study.level`` and lambda_1 times it, the end of the initial stage, and there the
+    aligned fraction, the effective directions, |cos| of the leading direction with v_1 and with
+    the all-ones kernel -- and the verdict (``Sensitivity.verdict``)."""
+    mean = {of: study.mean(of) for of in ("lambda_1", "t_level", "t_stage", "aligned", "directions", "cos_v1",
+                                          "cos_ones")}
+    time = lambda t: f"{t:.4f}" if np.isfinite(t) else "never"
+    header = ["factor = value", "kernel vector", "λ1 of Z", f"t, aligned ≥ {study.level:g}", "λ1 t",
+              "t, end of initial stage", "aligned", "directions", "|cos v1|", "|cos 1|", "verdict"]
+    rows = []
+    for r, verdict in enumerate(study.verdicts()):
+        rows.append([f"{study.factors[r]} = {study.values[r]}", "weights + bias" if study.bias[r] else "weights",
+                     f"{mean['lambda_1'][r]:.0f}", time(mean["t_level"][r]),
+                     f"{mean['lambda_1'][r] * mean['t_level'][r]:.2f}" if np.isfinite(mean["t_level"][r]) else "never",
+                     time(mean["t_stage"][r]), f"{mean['aligned'][r]:.2f}", f"{mean['directions'][r]:.2f}",
+                     f"{mean['cos_v1'][r]:.3f}", f"{mean['cos_ones'][r]:.3f}",
+                     f"**{verdict}**" if verdict.startswith("changes the") or verdict.startswith("changes only") else verdict])
+    return table(header, rows)

@@ -36,7 +36,7 @@ from .experiments import FIGURES, UNRECORDED, Config, is_cached, run
 from .linear_dynamics import closed_form, gd_step, relative_distance
 from .losses import loss_fn
 from .models import CNN, sigma_1
-from .sweep import PHASE_DIAGRAM, phase_diagram_configs, seed_sweep, sweep
+from .sweep import PHASE_DIAGRAM, SENSITIVITY, phase_diagram_configs, seed_sweep, sensitivity_rows, sweep
 from .train import TrainResult, train
 from .trajectory import measure
 
@@ -45,7 +45,7 @@ __all__ = [
     "LinearRegime", "linear_regime", "Theorem1Scan", "theorem1_scan", "RegimeComparison", "compare_regimes",
     "SeedSpread", "seed_spread", "PhaseDiagram", "phase_diagram", "all_cached",
     "DirectionShares", "direction_shares", "layer_gradients", "LayerOrder", "layer_order",
-    "OptimizerComparison", "compare_optimizers", "adam_step_ratios",
+    "OptimizerComparison", "compare_optimizers", "adam_step_ratios", "Sensitivity", "sensitivity",
 ]
 
 
@@ -97,7 +97,7 @@ def vector_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
     grads = torch.autograd.grad(loss_fn(net(xt), yt, "mse"), list(params.values()))
     field = -np.concatenate(theta_bar(dict(zip(params, grads)), eps), axis=2)[0]  # d theta_bar / dt
     theta = np.concatenate(theta_bar(params, eps), axis=2)[0]  # (M, D + P)
-    linear = theta @ build_A(build_Z(x, y, model.m)).T  # rows A theta_bar_beta
+    linear = theta @ build_A(build_Z(x, y, model.m, model.padding)).T  # rows A theta_bar_beta
     return field, linear
 
 
@@ -274,7 +274,7 @@ def linear_regime(base: Config, *, steps: Optional[int] = None, horizon: Optiona
         raise ValueError("give exactly one of steps (GD steps) and horizon (run until lambda_1 t = horizon)")
     if not (isinstance(every, (int, np.integer)) and every >= 1):
         raise ValueError(f"every must be a positive integer, got {every!r}")
-    Z = build_Z(*base.data(), base.m)
+    Z = build_Z(*base.data(), base.m, base.padding)
     spec = spectrum(Z)
     lr = gd_step(spec.singular_values[0], lr_lambda)
     steps = int(steps) if horizon is None else round(horizon / (lr * spec.singular_values[0]))
@@ -578,11 +578,11 @@ def phase_diagram(gammas=None, widths=None, seeds: Optional[int] = None, *, scal
     options = {"horizon": grid["horizon"], "every": grid["every"], **options}
     configs = phase_diagram_configs(gammas.tolist(), widths.tolist(), seeds, **options)
     results = sweep(configs, client, device=device)
-    sample = lambda c: (c.dataset, c.split, c.n, c.seed, c.crop, c.normalization, c.m)
+    sample = lambda c: (c.dataset, c.split, c.n, c.seed, c.crop, c.normalization, c.m, c.padding)
     spectra = {}  # one Z per sample: the grid's points share a few (one per seed)
     for c in configs:
         if sample(c) not in spectra:
-            spectra[sample(c)] = spectrum(build_Z(*c.data(), c.m))
+            spectra[sample(c)] = spectrum(build_Z(*c.data(), c.m, c.padding))
     values = np.array([_at_drop(r, c, drop, spectra[sample(c)]) for r, c in zip(results, configs)])  # (G K S, 4)
     change, align, align0, time = values.reshape(len(gammas), len(widths), seeds, 4).transpose(3, 0, 1, 2)
     return PhaseDiagram(float(drop), gammas, widths, np.arange(seeds), change, align, align0, time)
@@ -630,7 +630,7 @@ def direction_shares(result: TrainResult, config: Config, k: int = 2) -> Directi
     if len(config.channels) != 1 or config.head != "linear" or config.d != 1:
         raise ValueError("direction_shares needs a two-layer CNN with a scalar readout (the Z of eq. 35)")
     x, y = config.data()
-    spec = spectrum(build_Z(x.double().numpy(), y.double().numpy(), config.m))
+    spec = spectrum(build_Z(x.double().numpy(), y.double().numpy(), config.m, config.padding))
     theta_W, _ = theta_bar(result.snapshots)  # (S, M, D)
     V = spec.V[:, :k]  # (D, k)
     return DirectionShares(np.asarray(result.epochs), projection_shares(theta_W, V),
@@ -810,7 +810,7 @@ def compare_optimizers(base: Config, *, steps: int, adam_lrs, gd_lr: Optional[fl
     if not 0 < level <= 1:
         raise ValueError(f"level is an aligned fraction in (0, 1], got {level!r}")
     x, y = base.data()
-    Z = build_Z(x.double().numpy(), y.double().numpy(), base.m)
+    Z = build_Z(x.double().numpy(), y.double().numpy(), base.m, base.padding)
     spec, (s_W, s_a) = spectrum(Z), sign_fixed_point(Z)
     gd_lr = gd_step(spec.singular_values[0], lr_lambda) if gd_lr is None else float(gd_lr)
     recorded = tuple(range(0, steps + 1, every)) + (() if steps % every == 0 else (steps,))
@@ -852,3 +852,166 @@ def adam_step_ratios(scale: str = "paper") -> dict:
         if c.optimizer == "adam" and c not in runs.values():
             runs[name] = c
     return {name: c.lr / sigma_1(SHAPES[c.dataset][0], c.channels[0], c.m, c.gamma) for name, c in runs.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# What matters: one factor at a time around a baseline (the chapter "What matters").
+
+
+def _direction_cosines(lead: np.ndarray, v1: np.ndarray, bias: bool) -> tuple[float, float]:
+    """|cos| of the kernels' leading direction ``lead`` with v_1 of Z (its kernel part, or all of
+    it with the bias) and with the all-ones kernel (bias entry 0)."""
+    target = v1 if bias else v1[:-1]
+    weights = lead[:-1] if bias else lead
+    ones = abs(weights.sum()) / np.sqrt(weights.size)  # cos(lead, (1, ..., 1, 0)), lead a unit vector
+    return float(abs(lead @ target) / np.linalg.norm(target)), float(ones)
+
+
+def _sensitivity_measures(result: TrainResult, config: Config, bias: bool, spec: Spectrum, stage: float,
+                          level: float) -> dict:
+    """The measures of one run: the aligned fraction at every recorded epoch, the time it first
+    reaches ``level``, and the picture at the first recorded epoch where R_S <= (1 - stage) R_S(0)
+    (the last recorded epoch if the loss never falls that far)."""
+    epochs = np.asarray(result.epochs)
+    vectors = [result.kernels(int(e), bias=bias) for e in epochs]
+    aligned = np.array([aligned_fraction(V) for V in vectors])
+    fallen = result.loss[epochs] <= (1 - stage) * result.loss[0]
+    k = int(np.argmax(fallen)) if fallen.any() else len(epochs) - 1
+    cos_v1, cos_ones = _direction_cosines(leading_direction(vectors[k]), spec.v1, bias)
+    times = config.lr * epochs
+    return dict(curve=aligned, t_level=first_time(times, aligned >= level), stage_epoch=int(epochs[k]),
+                t_stage=first_time(times, fallen),
+                aligned=aligned[k], directions=effective_directions(vectors[k]), cos_v1=cos_v1, cos_ones=cos_ones,
+                lambda_1=float(spec.singular_values[0]), ratio=spec.ratio)
+
+
+@dataclass(frozen=True, eq=False)
+class Sensitivity:
+    """The sensitivity table (see ``sensitivity``): R rows (factor, value), S seeds.
+
+    ``factors``, ``values`` (R,): the row; ``bias`` (R,): the kernel vectors carry the bias;
+    ``baseline`` (R,): the row is the baseline; ``times`` (T,): lr x epoch of the snapshots;
+    per row and seed (R, S): ``lambda_1`` and ``ratio`` (lambda_1 / lambda_2) of the run's own Z
+    (eqs. 35-36; for the "fc" head, the Z of the linear readout on the same data), ``t_level``
+    the gradient-flow time at which the aligned fraction first reaches ``level`` (``inf`` if
+    never), ``t_stage`` the time of the picture point -- the first recorded epoch with
+    R_S <= (1 - ``stage``) R_S(0), the end of the initial stage (``stage_epoch``; the last
+    epoch, and ``t_stage`` = ``inf``, if the loss never falls that far) -- and there ``aligned``, ``directions``,
+    ``cos_v1`` (|cos| of the kernels' leading direction with v_1) and ``cos_ones`` (with the
+    all-ones kernel); ``curves`` (R, S, T): the aligned fraction at every snapshot.
+    """
+
+    scale: str
+    level: float
+    stage: float
+    factors: tuple
+    values: tuple
+    bias: np.ndarray
+    baseline: np.ndarray
+    seeds: np.ndarray
+    times: np.ndarray
+    lambda_1: np.ndarray
+    ratio: np.ndarray
+    t_level: np.ndarray
+    t_stage: np.ndarray
+    stage_epoch: np.ndarray
+    aligned: np.ndarray
+    directions: np.ndarray
+    cos_v1: np.ndarray
+    cos_ones: np.ndarray
+    curves: np.ndarray
+
+    # The thresholds of the verdict: the picture changes when, against the baseline measured the
+    # same way, the aligned fraction moves by more than PICTURE_ALIGNED or a cosine of the
+    # direction condensed on by more than PICTURE_COSINE; else the time changes when t_level (the
+    # condensation) or t_stage (the end of the initial stage) is more than TIME_FACTOR times the
+    # baseline's, or less than 1 / TIME_FACTOR times, or is reached by one run and not the other.
+    PICTURE_ALIGNED = 0.2
+    PICTURE_COSINE = 0.1
+    TIME_FACTOR = 1.25
+
+    def mean(self, of: str) -> np.ndarray:
+        """Mean over seeds per row (R,) of ``of`` (a (R, S) field)."""
+        return _over_seeds(self, of, np.mean)
+
+    def reference(self, row: int) -> int:
+        """The row that ``row`` is compared with: the baseline measured with the same kernel
+        vectors -- the row "bias in" for a row measured with the bias (m = 1), the baseline with
+        the bias left out for every other row, "bias in" included."""
+        factors, values = np.array(self.factors), np.array([str(v) for v in self.values])
+        with_bias = self.bias[row] and self.factors[row] != "bias"
+        hits = np.flatnonzero((factors == "bias") & (values == "in")) if with_bias else np.flatnonzero(
+            self.baseline & ~self.bias)
+        if not hits.size:
+            raise ValueError(f"row {row} ({self.factors[row]} = {self.values[row]}) has no baseline row to compare with: "
+                             f"the grid needs the factor bias with the values 'out' and 'in'")
+        return int(hits[0])
+
+    def verdict(self, row: int) -> str:
+        """"baseline", "changes the picture", "changes only the time" or "changes neither",
+        by the thresholds above, on the means over seeds."""
+        if self.baseline[row]:
+            return "baseline"
+        ref = self.reference(row)
+        aligned, cos_v1, cos_ones = (self.mean(of) for of in ("aligned", "cos_v1", "cos_ones"))
+        if (abs(aligned[row] - aligned[ref]) > self.PICTURE_ALIGNED or abs(cos_v1[row] - cos_v1[ref]) > self.PICTURE_COSINE
+                or abs(cos_ones[row] - cos_ones[ref]) > self.PICTURE_COSINE):
+            return "changes the picture"
+        for t in (self.mean("t_level"), self.mean("t_stage")):
+            if np.isfinite(t[row]) != np.isfinite(t[ref]):
+                return "changes only the time"
+            factor = t[row] / t[ref] if np.isfinite(t[ref]) else 1.0
+            if not 1 / self.TIME_FACTOR <= factor <= self.TIME_FACTOR:
+                return "changes only the time"
+        return "changes neither"
+
+    def verdicts(self) -> list:
+        """``verdict`` of every row."""
+        return [self.verdict(r) for r in range(len(self.factors))]
+
+    def rows(self, factor: str) -> np.ndarray:
+        """The rows of ``factor``, in their order."""
+        return np.flatnonzero(np.array(self.factors) == factor)
+
+
+def sensitivity(scale: str = "fast", *, level: float = 0.9, stage: float = 0.05, grid: Optional[dict] = None,
+                client=None, device: str = "cpu") -> Sensitivity:
+    """Vary one factor at a time around a baseline (``sweep.sensitivity_rows``: n, m, padding,
+    bias in or out of the kernel vector, the head) and measure, per row and seed,
+
+    - the picture: at the end of the initial stage (the first recorded epoch where the loss has
+      fallen by ``stage``, R_S <= (1 - stage) R_S(0), eq. 1), the aligned fraction, the effective
+      directions, and the direction condensed on: |cos| of the kernels' leading direction with
+      v_1 of the run's own Z (eqs. 35-36, with the run's m and padding) and with the all-ones kernel;
+    - the time: the gradient-flow time t = lr x epoch (eq. 20) at which the aligned fraction
+      first reaches ``level``, beside lambda_1 of Z, which sets the time scale of the linear
+      dynamics (Prop. 1: the kernels grow like exp(lambda_1 t)).
+
+    Every run goes through ``sweep`` (cached; on ``client`` if given). ``grid``: a dict in the
+    form of ``sweep.SENSITIVITY[scale]`` (default that). The verdicts: ``Sensitivity.verdict``.
+    """
+    if not 0 < level < 1 or not 0 < stage < 1:
+        raise ValueError(f"level and stage are fractions in (0, 1), got level={level!r}, stage={stage!r}")
+    grid = SENSITIVITY[scale] if grid is None else grid
+    rows, seeds = sensitivity_rows(scale, grid), int(grid["seeds"])
+    runs = list(dict.fromkeys(row.config.replace(seed=s) for row in rows for s in range(seeds)))
+    results = dict(zip(runs, sweep(runs, client, device=device)))
+    sample = lambda c: (c.n, c.seed, c.m, c.padding)
+    spectra = {}
+    for c in runs:
+        if sample(c) not in spectra:
+            x, y = c.data()
+            spectra[sample(c)] = spectrum(build_Z(x.double().numpy(), y.double().numpy(), c.m, c.padding))
+    measures = [[_sensitivity_measures(results[c], c, row.bias, spectra[sample(c)], stage, level)
+                 for c in (row.config.replace(seed=s) for s in range(seeds))] for row in rows]
+    field = lambda name: np.array([[m[name] for m in per_seed] for per_seed in measures])
+    times = rows[0].config.times()
+    if any(not np.array_equal(row.config.times(), times) for row in rows):
+        raise ValueError("the rows of a sensitivity grid must share lr, epochs and snapshots (one time axis)")
+    return Sensitivity(
+        scale=scale, level=float(level), stage=float(stage), factors=tuple(r.factor for r in rows),
+        values=tuple(r.value for r in rows), bias=np.array([r.bias for r in rows]),
+        baseline=np.array([r.baseline for r in rows]), seeds=np.arange(seeds), times=times,
+        lambda_1=field("lambda_1"), ratio=field("ratio"), t_level=field("t_level"), t_stage=field("t_stage"), stage_epoch=field("stage_epoch"),
+        aligned=field("aligned"), directions=field("directions"), cos_v1=field("cos_v1"), cos_ones=field("cos_ones"),
+        curves=field("curve"))

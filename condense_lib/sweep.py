@@ -49,6 +49,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -57,7 +58,8 @@ from .cache import cache_dir, load_or_compute
 from .experiments import FIGURES, UNRECORDED, Config, _full_float32, _valid, is_cached, run, theory_config
 from .train import TrainResult, show_progress, train
 
-__all__ = ["sweep", "sweep_groups", "SWEEPS", "seed_sweep", "phase_diagram_configs", "PHASE_DIAGRAM"]
+__all__ = ["sweep", "sweep_groups", "SWEEPS", "seed_sweep", "phase_diagram_configs", "PHASE_DIAGRAM",
+           "SENSITIVITY", "SensitivityRow", "sensitivity_rows", "sensitivity_configs"]
 
 
 def _batchable(config: Config) -> bool:
@@ -232,7 +234,7 @@ def phase_diagram_configs(gammas, widths, seeds: int = 2, *, base: Optional[Conf
 
     base = theory_config(n=50, crop=6, m=3) if base is None else base
     if lambda_1 is None:
-        lambda_1 = float(spectrum(build_Z(*base.replace(seed=0).data(), base.m)).singular_values[0])
+        lambda_1 = float(spectrum(build_Z(*base.replace(seed=0).data(), base.m, base.padding)).singular_values[0])
     steps = int(round(horizon / lr_lambda))
     configs = []
     for g in gammas:
@@ -249,6 +251,73 @@ def _phase_diagram(scale: str) -> list[Config]:
     return phase_diagram_configs(**PHASE_DIAGRAM[scale])
 
 
+# The sensitivity table: one factor at a time around a baseline, the theory's two-layer tanh CNN
+# (``theory_config``: every parameter N(0, eps^2), GD at a fixed lr, MSE on the label) on whole
+# 28 x 28 MNIST test images. ``base``: the baseline's fields; ``values``: each factor's values
+# (the baseline's among them); ``hidden``: the width of the "fc" head; ``seeds``: 0..seeds-1.
+# fast: the chapter's live grid (n = 5000, 100 times the baseline's cost, lives only in "paper").
+SENSITIVITY = {
+    "fast": dict(base=dict(n=50, eps=1e-5, lr=5e-4, epochs=129), every=3, hidden=32, seeds=1,
+                 values=dict(n=(50, 500), m=(1, 3, 5, 7), padding=(0, "same"), bias=("out", "in"),
+                             head=("linear", "fc"))),
+    "paper": dict(base=dict(n=500, eps=1e-5, lr=5e-4, epochs=150), every=3, hidden=1024, seeds=4,
+                  values=dict(n=(50, 500, 5000), m=(1, 3, 5, 7), padding=(0, "same"), bias=("out", "in"),
+                              head=("linear", "fc"))),
+}
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    """One row of the sensitivity table: ``factor`` at ``value``, the rest at the baseline.
+
+    ``config``: the run of seed 0; ``bias``: whether the measured kernel vectors carry the
+    bias (the factor "bias", and m = 1, whose 1 x 1 kernel without its bias is one number);
+    ``baseline``: whether this row is the baseline itself (measured as ``bias`` says)."""
+
+    factor: str
+    value: object
+    config: Config
+    bias: bool
+    baseline: bool
+
+
+def sensitivity_rows(scale: str = "fast", grid: Optional[dict] = None) -> list[SensitivityRow]:
+    """The rows of the sensitivity table at ``scale`` (``SENSITIVITY[scale]``, or ``grid``):
+    for each factor (``n``, ``m``, ``padding``, ``bias``, ``head``) and each of its values, the
+    baseline ``theory_config(**base)`` with that one field changed, snapshots every ``every``
+    epochs. ``padding="same"`` is (m - 1) / 2 of the baseline's m; ``bias`` changes no run,
+    only the measurement (``condensation.kernel_vectors(..., bias=...)``); ``head="fc"`` has
+    ``hidden`` units."""
+    grid = SENSITIVITY[scale] if grid is None else grid
+    every, base = int(grid["every"]), dict(grid["base"])
+    epochs = int(base["epochs"])
+    baseline = theory_config(**base, snapshot_epochs=tuple(range(0, epochs + 1, every)))
+    unknown = set(grid["values"]) - {"n", "m", "padding", "bias", "head"}
+    if unknown:
+        raise ValueError(f"unknown factor(s) {sorted(unknown)}: the factors are n, m, padding, bias and head")
+    rows = []
+    for factor, values in grid["values"].items():
+        for value in values:
+            if factor == "bias":
+                config, bias = baseline, value == "in"
+            elif factor == "head":
+                config = baseline.replace(head=value, hidden=int(grid["hidden"])) if value == "fc" else baseline
+                bias = False
+            else:
+                config = baseline.replace(**{factor: value})
+                bias = config.m == 1
+            base_value = {"n": baseline.n, "m": baseline.m, "padding": 0, "bias": "out", "head": "linear"}[factor]
+            rows.append(SensitivityRow(factor, value, config, bias, value == base_value))
+    return rows
+
+
+def sensitivity_configs(scale: str = "fast", grid: Optional[dict] = None) -> list[Config]:
+    """Every distinct run of the sensitivity table (``sensitivity_rows``), seeds 0..seeds-1 of each."""
+    grid = SENSITIVITY[scale] if grid is None else grid
+    runs = dict.fromkeys(row.config for row in sensitivity_rows(scale, grid))
+    return [c.replace(seed=s) for c in runs for s in range(int(grid["seeds"]))]
+
+
 class _Sweeps(dict):
     """``SWEEPS[name]``: a missing name is an error that lists the sweeps."""
 
@@ -259,4 +328,5 @@ class _Sweeps(dict):
 SWEEPS: "dict[str, Callable[[str], list[Config]]]" = _Sweeps(
     seeds=lambda scale: seed_sweep(scale),
     phase_diagram=_phase_diagram,
+    sensitivity=lambda scale: sensitivity_configs(scale),
 )

@@ -53,24 +53,31 @@ _BACKWARD = {
 CHUNK_ELEMENTS = 2**23
 
 
-def patches(x: torch.Tensor, m: int) -> torch.Tensor:
+def patches(x: torch.Tensor, m: int, padding: int = 0) -> torch.Tensor:
     """The vectors z_{u,v}(i) of every image: its m x m windows, then a 1 (eq. 31, per image).
 
     Parameters
     ----------
     x : tensor (..., n, C, H, W).
     m : kernel size.
+    padding : zero pixels added on each side of the image before the windows are taken
+        (0..m-1; the padding of ``CNN``).
 
     Returns
     -------
-    tensor (..., n, H1 W1, C m^2 + 1), H1 = H - m + 1, W1 = W - m + 1: rows are the
+    tensor (..., n, H1 W1, C m^2 + 1), H1 = H + 2 padding - m + 1, W1 likewise: rows are the
     positions (u, v) row-major, columns the input channel outermost, then (p, q)
     row-major, then the constant 1 that multiplies the bias -- the column order of
-    ``build_Z``, so that ``build_Z(x, y, m) = (1/n) sum_i y_i patches(x, m)[i]`` (eq. 35).
+    ``build_Z``, so that ``build_Z(x, y, m, padding) = (1/n) sum_i y_i patches(x, m, padding)[i]``
+    (eq. 35). A padded window holds zeros where it leaves the image; its last entry is still 1.
     """
     x = torch.as_tensor(x)
     if x.dim() < 4:
         raise ValueError(f"x must have shape (..., n, C, H, W), got {tuple(x.shape)}")
+    if not (isinstance(m, int) and isinstance(padding, int) and 0 <= padding <= m - 1):
+        raise ValueError(f"padding = {padding!r} must be an integer in 0..m-1 for m = {m!r}")
+    if padding:
+        x = torch.nn.functional.pad(x, (padding,) * 4)
     C, H, W = x.shape[-3:]
     if not (isinstance(m, int) and 1 <= m <= min(H, W)):
         raise ValueError(f"m = {m!r} must be an integer in 1..{min(H, W)} for {H}x{W} images")
@@ -91,8 +98,8 @@ def covers(models: Sequence[torch.nn.Module], loss: str) -> bool:
         return False
     if len(first.channels) != 1 or first.head != "linear" or first.sigma.name not in _BACKWARD:
         return False
-    same = lambda mod: (mod.in_shape, mod.channels, mod.m, mod.d, mod.sigma.name, mod.head) == (
-        first.in_shape, first.channels, first.m, first.d, first.sigma.name, first.head)
+    same = lambda mod: (mod.in_shape, mod.channels, mod.m, mod.padding, mod.d, mod.sigma.name, mod.head) == (
+        first.in_shape, first.channels, first.m, first.padding, first.d, first.sigma.name, first.head)
     dtype, device = first.readout.weight.dtype, first.readout.weight.device
     return all(same(mod) and all(p.dtype == dtype and p.device == device for p in mod.parameters()) for mod in models)
 
@@ -102,7 +109,7 @@ class TwoLayerStack:
 
     Parameters
     ----------
-    models : S ``CNN`` s of one architecture (M kernels of size m, d outputs).
+    models : S ``CNN`` s of one architecture (M kernels of size m, one padding, d outputs).
     x : tensor (n, C, H, W) shared by every model, or (S, n, C, H, W), one sample each.
     y : targets (n, ...) or (S, n, ...) as ``condense_lib.train`` takes them.
     loss : "mse", "mse_softmax" or "ce".
@@ -119,7 +126,7 @@ class TwoLayerStack:
         self.M, self.m, self.S, self.loss = M, first.m, len(models), loss
         self.HW = first.out_shape[1] * first.out_shape[2]
         self.n = x.shape[-4]
-        self.P = patches(x, self.m).reshape(-1, self.n * self.HW, C * self.m**2 + 1).contiguous()  # (S or 1, n HW, K)
+        self.P = patches(x, self.m, first.padding).reshape(-1, self.n * self.HW, C * self.m**2 + 1).contiguous()  # (S or 1, n HW, K)
         target = y.to(self.P.dtype) if loss != "ce" else y
         self.y = target.reshape(-1, self.n, self.d) if loss != "ce" else target.reshape(-1, self.n)
         with torch.no_grad():

@@ -134,6 +134,25 @@ def test_cache_key_is_the_hash_of_the_fields_and_the_results_version():
     assert c.cache_key() != c.replace(seed=1).cache_key()
 
 
+def test_padding_is_checked_same_is_half_the_kernel_and_zero_keeps_old_keys():
+    c = Config(**BASE)
+    assert c.padding == 0 and "padding" not in c.to_dict() and "padding" not in c.cache_key()
+    same = c.replace(padding="same")
+    assert same.padding == 1 and same == c.replace(padding=1) and same.cache_key()["padding"] == 1
+    assert same.cache_path() != c.cache_path() and Config(**same.to_dict()) == same
+    assert c.replace(m=5, padding="same").padding == 2 and c.replace(padding=np.int64(2)).padding == 2
+    for bad, message in [(3, r"0\.\.m-1 = 0\.\.2"), (-1, "0..m-1"), (True, "0..m-1"), (1.0, "0..m-1"),
+                         ("valid", "'same'")]:
+        with pytest.raises(ValueError, match=f"Config.padding = .*{message}"):
+            c.replace(padding=bad)
+    with pytest.raises(ValueError, match="odd m"):
+        c.replace(m=4, padding="same")
+    # padding widens what fits: m = 11 on the 10 x 10 crop only with padding
+    with pytest.raises(ValueError, match="Config.m = 11"):
+        c.replace(m=11)
+    assert c.replace(m=11, padding=1).m == 11
+
+
 def test_normalization_none_is_the_datasets_default_and_hashes_alike():
     mnist, cifar = Config(**BASE), Config(**{**BASE, "dataset": "cifar10", "split": "train"})
     assert mnist.normalization == cl.DEFAULT_NORMALIZATION["mnist"] == "standard"

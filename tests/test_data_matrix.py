@@ -37,6 +37,38 @@ def test_build_Z_equals_a_loop_from_eq_35(shape, m):
     np.testing.assert_allclose(mean[:, :m, :m].ravel(), Z[0, :-1].reshape(shape[1], m * m).ravel(), rtol=1e-12)
 
 
+def _loop_Z_padded(x, y, m, pad):
+    """Eq. 35 on zero-padded images, as loops: each row the m x m window of the mean of the
+    padded images at (u, v), reading 0 outside the image, then z = mean(y)."""
+    n, C, H, W = x.shape
+    pixel = lambda i, a, r, c: x[i, a, r, c] if 0 <= r < H and 0 <= c < W else 0.0
+    rows = []
+    for u in range(H + 2 * pad - m + 1):
+        for v in range(W + 2 * pad - m + 1):
+            row = [sum(y[i] * pixel(i, a, u + p - pad, v + q - pad) for i in range(n)) / n
+                   for a in range(C) for p in range(m) for q in range(m)]
+            rows.append(row + [sum(y) / n])
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("shape, m, pad", [((4, 1, 6, 6), 3, 1), ((3, 2, 5, 4), 3, 2), ((3, 1, 5, 5), 5, 2),
+                                           ((3, 2, 4, 5), 2, 1), ((4, 1, 4, 4), 3, 0)])
+def test_build_Z_with_padding_equals_a_loop_over_the_padded_images(shape, m, pad):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=shape), rng.normal(size=shape[0])
+    Z = cl.build_Z(x, y, m, padding=pad)
+    assert Z.shape == ((shape[2] + 2 * pad - m + 1) * (shape[3] + 2 * pad - m + 1), shape[1] * m * m + 1)
+    np.testing.assert_allclose(Z, _loop_Z_padded(x, y, m, pad), rtol=1e-12, atol=1e-14)
+    # the patches the two-layer trainer multiplies average to the same Z (eq. 35)
+    from condense_lib.two_layer import patches
+
+    P = patches(torch.as_tensor(x), m, pad)
+    np.testing.assert_allclose((torch.as_tensor(y)[:, None, None] * P).mean(0).numpy(), Z, rtol=1e-12, atol=1e-14)
+    for bad in (m, -1, True, 1.0):
+        with pytest.raises(ValueError, match="padding"):
+            cl.build_Z(x, y, m, padding=bad)
+
+
 def test_eigenvalues_of_A_are_plus_minus_the_singular_values_of_Z():
     rng = np.random.default_rng(1)
     Z = cl.build_Z(rng.normal(size=(6, 2, 5, 6)), rng.normal(size=6), 2)  # (20, 9)

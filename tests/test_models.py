@@ -54,8 +54,13 @@ def _loop_forward(model, x):
     for l, conv in enumerate(model.convs):
         W, b = conv.weight.detach().double().numpy(), conv.bias.detach().double().numpy()
         c_out, c_in, m, _ = W.shape
-        H1, W1 = h.shape[2] - m + 1, h.shape[3] - m + 1
         inp = h if l == 0 else sig(h)
+        pad = model.padding  # zero pixels on each side, written out as a bigger array of zeros
+        if pad:
+            big = np.zeros((n, c_in, inp.shape[2] + 2 * pad, inp.shape[3] + 2 * pad))
+            big[:, :, pad:-pad, pad:-pad] = inp
+            inp = big
+        H1, W1 = inp.shape[2] - m + 1, inp.shape[3] - m + 1
         out = np.zeros((n, c_out, H1, W1))
         for i in range(n):
             for beta in range(c_out):
@@ -86,6 +91,27 @@ def test_forward_equals_a_loop_over_positions(in_shape, channels, m, act, head, 
     model = CNN(in_shape, channels, m=m, activation=act, head=head, d=d, hidden=5, init="theory", eps=0.5, seed=2).double()
     x = torch.randn((2, *in_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     np.testing.assert_allclose(model(x).detach().numpy(), _loop_forward(model, x), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("in_shape, channels, m, padding, head", [
+    ((1, 6, 5), (3,), 3, 1, "linear"), ((2, 5, 5), (2, 3), 3, 2, "linear"), ((1, 5, 6), (2,), 5, 2, "fc"),
+    ((1, 4, 4), (2,), 2, 1, "linear")])
+def test_padded_forward_equals_a_loop_over_the_zero_padded_input(in_shape, channels, m, padding, head):
+    model = CNN(in_shape, channels, m=m, padding=padding, activation="tanh", head=head, d=1, hidden=5, init="theory",
+                eps=0.5, seed=4).double()
+    shrink = m - 1 - 2 * padding
+    assert model.out_shape == (channels[-1], in_shape[1] - len(channels) * shrink, in_shape[2] - len(channels) * shrink)
+    x = torch.randn((2, *in_shape), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    np.testing.assert_allclose(model(x).detach().numpy(), _loop_forward(model, x), rtol=1e-10, atol=1e-12)
+
+
+def test_padding_is_checked_and_taken_from_the_config():
+    with pytest.raises(ValueError, match="padding = 3 must be an integer in 0..m-1"):
+        CNN((1, 8, 8), (2,), m=3, padding=3)
+    with pytest.raises(ValueError, match="padding"):
+        CNN((1, 8, 8), (2,), m=3, padding=True)
+    config = Config(dataset="mnist", n=4, crop=6, channels=(2,), m=3, padding="same")
+    assert CNN.from_config(config, (1, 6, 6)).out_shape == (2, 6, 6)
 
 
 def test_bad_configurations_are_explained():

@@ -328,3 +328,72 @@ def test_adam_step_ratios_are_lr_over_sigma_1():
     assert "fig6" not in ratios and "fig12" not in ratios and "fig3" not in ratios  # GD, or Fig. 2's run
     assert ratios["fig10_tanh"] == pytest.approx(5e-6 * ((1 + 32) * 25 / 2) ** 2)
     assert ratios["fig9"] == pytest.approx(5e-6 * ((3 + 32) * 9 / 2) ** 2)
+
+
+def test_sensitivity_rows_vary_one_factor_around_the_baseline():
+    rows = cl.sensitivity_rows("paper")
+    base = next(r.config for r in rows if r.baseline)
+    assert [r.factor for r in rows].count("n") == 3 and base.n == 500 and base.padding == 0 and base.head == "linear"
+    for r in rows:
+        changed = {k for k, v in vars(r.config).items() if v != getattr(base, k)}
+        expected = {"n": {"n"}, "m": {"m"}, "padding": {"padding"}, "bias": set(), "head": {"head", "hidden"}}
+        assert changed <= expected[r.factor], (r.factor, r.value, changed)
+        assert r.bias == (r.factor == "bias" and r.value == "in" or r.config.m == 1)
+    assert sum(r.baseline for r in rows) == 5 and len(cl.SWEEPS["sensitivity"]("paper")) == 4 * 8  # 8 distinct runs
+    assert [r for r in rows if r.factor == "padding" and r.value == "same"][0].config.padding == 1
+
+
+def test_sensitivity_measures_each_row_as_its_parts(data_dir, tmp_cache, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    grid = dict(base=dict(n=12, crop=9, eps=1e-5, lr=2e-3, epochs=40), every=2, hidden=6, seeds=2,
+                values=dict(n=(12, 24), m=(1, 3), padding=(0, "same"), bias=("out", "in"), head=("linear", "fc")))
+    s = cl.sensitivity("fast", grid=grid)
+    assert s.aligned.shape == (10, 2) and s.curves.shape == (10, 2, 21) and np.allclose(s.times, 2e-3 * np.arange(0, 41, 2))
+    # one row by hand: padding = "same", seed 1
+    r = [k for k in range(10) if s.factors[k] == "padding" and s.values[k] == "same"][0]
+    config = cl.theory_config(n=12, crop=9, eps=1e-5, lr=2e-3, epochs=40, padding=1, seed=1,
+                              snapshot_epochs=tuple(range(0, 41, 2)))
+    result = cl.run(config)
+    x, y = config.data()
+    spec = cl.spectrum(cl.build_Z(x.double().numpy(), y.double().numpy(), 3, padding=1))
+    curve = np.array([cl.aligned_fraction(result.kernels(e)) for e in result.epochs])
+    np.testing.assert_allclose(s.curves[r, 1], curve)
+    k = int(np.argmax(result.loss[result.epochs] <= 0.95 * result.loss[0]))
+    V = result.kernels(int(result.epochs[k]))
+    lead = cl.leading_direction(V)
+    assert s.stage_epoch[r, 1] == result.epochs[k] and np.isclose(s.t_stage[r, 1], 2e-3 * result.epochs[k])
+    assert np.isclose(s.directions[r, 1], cl.effective_directions(V))
+    assert np.isclose(s.cos_v1[r, 1], abs(lead @ spec.v1[:-1]) / np.linalg.norm(spec.v1[:-1]))
+    assert np.isclose(s.cos_ones[r, 1], abs(cl.cosine_with_ones(lead[None])[0]))
+    assert np.isclose(s.lambda_1[r, 1], spec.singular_values[0])
+    hits = np.flatnonzero(curve >= 0.9)
+    assert s.t_level[r, 1] == (2e-3 * result.epochs[hits[0]] if hits.size else np.inf)
+    # the m = 1 row is measured with the bias, and compared with the baseline measured so
+    one = [k for k in range(10) if s.factors[k] == "m" and s.values[k] == 1][0]
+    assert s.bias[one] and s.factors[s.reference(one)] == "bias" and s.values[s.reference(one)] == "in"
+    assert s.verdict(0) == "baseline" and len(s.verdicts()) == 10
+    axes = cl.sensitivity_curves(s)
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes if ax.get_visible())
+    with pytest.raises(ValueError, match="level and stage"):
+        cl.sensitivity("fast", grid=grid, level=1.5)
+
+
+def test_sensitivity_verdicts_follow_the_stated_thresholds():
+    S = cl.Sensitivity
+    rows = [("bias", "out", False, True), ("bias", "in", True, False), ("n", 1, False, False), ("n", 2, False, False),
+            ("n", 3, False, False), ("n", 4, False, False), ("m", 1, True, False)]
+    one = lambda values: np.array(values, dtype=float)[:, None]
+    study = S(scale="fast", level=0.9, stage=0.05, factors=tuple(r[0] for r in rows), values=tuple(r[1] for r in rows),
+              bias=np.array([r[2] for r in rows]), baseline=np.array([r[3] for r in rows]), seeds=np.arange(1),
+              times=np.arange(3.0), lambda_1=one([1] * 7), ratio=one([2] * 7),
+              t_level=one([1.0, 1.1, 1.3, 1.0, np.inf, 1.0, 1.0]), t_stage=one([2.0, 2.0, 2.0, 1.5, 2.0, 2.0, 2.0]),
+              stage_epoch=one([1] * 7), aligned=one([0.9, 0.85, 0.9, 0.9, 0.9, 0.65, 0.9]), directions=one([1] * 7),
+              cos_v1=one([1, 1, 1, 1, 1, 1, 0.85]), cos_ones=one([1, 0.95, 1, 1, 1, 1, 0.99]), curves=np.zeros((7, 1, 3)))
+    assert study.verdicts() == ["baseline", "changes neither", "changes only the time", "changes only the time",
+                                "changes only the time", "changes the picture", "changes the picture"]
+    assert study.reference(6) == 1 and study.reference(1) == 0 and study.reference(2) == 0
+    shown = cl.sensitivity_table(study)
+    assert len(shown.rows) == 7 and shown.rows[4][3] == "never" and shown.rows[5][-1] == "**changes the picture**"

@@ -20,9 +20,10 @@ def _data(seed=0, n=7, shape=(2, 7, 6), d=1, target="label"):
     return x, labels.double()
 
 
-def _model(seed=0, shape=(2, 7, 6), M=4, m=3, activation="tanh", d=1, head="linear", channels=None, eps=0.3):
-    return CNN(shape, channels or (M,), m=m, activation=activation, head=head, d=d, hidden=5, init="theory", eps=eps,
-               seed=seed).double()
+def _model(seed=0, shape=(2, 7, 6), M=4, m=3, activation="tanh", d=1, head="linear", channels=None, eps=0.3,
+           padding=0):
+    return CNN(shape, channels or (M,), m=m, padding=padding, activation=activation, head=head, d=d, hidden=5,
+               init="theory", eps=eps, seed=seed).double()
 
 
 def test_patches_average_to_Z_and_match_the_windows():
@@ -51,6 +52,19 @@ def test_closed_form_gradient_equals_autograd(activation, loss, d, target):
         grads = net.parameters_of(0, grad=True)
         for name, p in model.named_parameters():
             np.testing.assert_allclose(grads[name].numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+@pytest.mark.parametrize("m, padding", [(3, 1), (3, 2), (2, 1)])
+def test_closed_form_gradient_equals_autograd_with_padding(m, padding):
+    x, y = _data()
+    model = _model(m=m, padding=padding)
+    assert covers([model], "mse") and not covers([model, _model(m=m)], "mse")
+    loss_fn(model(x), y, "mse").backward()
+    net = TwoLayerStack([model], x, y, "mse", chunk=3)
+    np.testing.assert_allclose(net.step(grad=True)[0].numpy(), model(x).detach().numpy(), rtol=1e-12, atol=1e-14)
+    grads = net.parameters_of(0, grad=True)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(grads[name].numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-14, err_msg=name)
 
 
 def test_what_the_closed_form_covers():
