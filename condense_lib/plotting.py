@@ -22,7 +22,7 @@ __all__ = [
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
     "seed_errorbars", "phase_heatmaps", "optimizer_curves", "optimizer_directions", "sensitivity_curves",
-    "sensitivity_table",
+    "sensitivity_table", "growth_vs_rate",
 ]
 
 
@@ -874,3 +874,23 @@ def sensitivity_table(study) -> Table:
                      f"{mean['cos_v1'][r]:.3f}", f"{mean['cos_ones'][r]:.3f}",
                      f"**{verdict}**" if verdict.startswith("changes the") or verdict.startswith("changes only") else verdict])
     return table(header, rows)
+
+
+def growth_vs_rate(studies, labels=None):
+    """One panel per ``studies.MultiplicityStudy``: each kernel's growth ||theta_k(stop)|| /
+    ||theta_k(0)|| (log scale) against its predicted growth rate times the time reached (the
+    e-folds the frozen-readout flow predicts), coloured by its |cosine| with its predicted
+    direction at ``stop``. Returns the axes."""
+    _, axes = _grid(1, len(studies), 3.2)
+    labels = labels or [s.activation for s in studies]
+    for j, (study, label) in enumerate(zip(studies, labels)):
+        ax = axes[0, j]
+        dots = ax.scatter(study.rates * study.time, study.growth, c=study.cos_stop, vmin=0, vmax=1, cmap="viridis",
+                          s=22, edgecolors="k", linewidths=0.3)
+        ax.set_yscale("log")
+        ax.set_xlabel("predicted rate × time (e-folds)")
+        ax.set_ylabel(r"growth $\|\theta_k(t)\| / \|\theta_k(0)\|$")
+        ax.set_title(f"{label}, epoch {study.stop}")
+        if j == len(studies) - 1:
+            ax.figure.colorbar(dots, ax=ax, label="|cos| with predicted direction")
+    return axes[0]

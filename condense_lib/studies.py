@@ -26,10 +26,14 @@ from .data_matrix import (
     _fix_signs,
     _Z_from_mean,
     build_A,
+    build_B,
+    build_Q,
     build_Z,
+    quadratic_field,
     sign_fixed_point,
     spectrum,
     theta_bar,
+    top_eigenpairs,
 )
 from .effective_time import T_eff, alignment, first_time, phi, projection_shares, relative_change, sup_until
 from .experiments import FIGURES, UNRECORDED, Config, is_cached, run
@@ -46,6 +50,7 @@ __all__ = [
     "SeedSpread", "seed_spread", "PhaseDiagram", "phase_diagram", "all_cached",
     "DirectionShares", "direction_shares", "layer_gradients", "LayerOrder", "layer_order",
     "OptimizerComparison", "compare_optimizers", "adam_step_ratios", "Sensitivity", "sensitivity",
+    "quadratic_fields", "quadratic_check", "MultiplicityStudy", "multiplicity_study",
 ]
 
 
@@ -91,14 +96,21 @@ def vector_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"x has images of shape {x.shape[1:]} but the model takes {model.in_shape}")
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive number (theta = eps theta_bar, eq. 27), got {eps!r}")
+    field, theta = _rescaled_field(model, x, y, eps)
+    linear = theta @ build_A(build_Z(x, y, model.m, model.padding)).T  # rows A theta_bar_beta
+    return field, linear
+
+
+def _rescaled_field(model, x: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """d theta_bar / dt = -(1/eps) grad R_S(eps theta_bar) by autograd in float64, and theta_bar,
+    both (M, D + P) in the order of ``theta_per_kernel`` (checked inputs)."""
     net = copy.deepcopy(model).double()
     params = dict(net.named_parameters())
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
     grads = torch.autograd.grad(loss_fn(net(xt), yt, "mse"), list(params.values()))
     field = -np.concatenate(theta_bar(dict(zip(params, grads)), eps), axis=2)[0]  # d theta_bar / dt
     theta = np.concatenate(theta_bar(params, eps), axis=2)[0]  # (M, D + P)
-    linear = theta @ build_A(build_Z(x, y, model.m, model.padding)).T  # rows A theta_bar_beta
-    return field, linear
+    return field, theta
 
 
 @dataclass(frozen=True, eq=False)
@@ -1015,3 +1027,173 @@ def sensitivity(scale: str = "fast", *, level: float = 0.9, stage: float = 0.05,
         lambda_1=field("lambda_1"), ratio=field("ratio"), t_level=field("t_level"), t_stage=field("t_stage"), stage_epoch=field("stage_epoch"),
         aligned=field("aligned"), directions=field("directions"), cos_v1=field("cos_v1"), cos_ones=field("cos_ones"),
         curves=field("curve"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Multiplicity 2 (Definition 1, Remark 1): x tanh x and the second-order term of eq. 30.
+
+
+def quadratic_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rescaled gradient-flow vector field of a two-layer CNN whose activation has
+    multiplicity 2 (x tanh x), and its leading, second-order term.
+
+    - ``field``: d theta_bar / dt = -(1/eps) grad R_S(eps theta_bar) (eqs. 27-28), by autograd;
+    - ``quadratic``: eps times ``quadratic_field(build_Q(x, y, m), theta_bar_W, theta_bar_a)``,
+      i.e. (eps B_k(theta_bar_a) theta_bar_k ; eps theta_bar_k^T Q_p theta_bar_k) per kernel.
+
+    Same arguments and layout as ``vector_fields``: ``(field, quadratic)``, each (M, D + P). They
+    agree up to a relative O(eps^2): the z^4 / 3 term of x tanh x and e_i = -y_i + O(eps^3).
+    """
+    _check_two_layer(model)
+    x, y = _check_xy(x, y)
+    if tuple(x.shape[1:]) != model.in_shape:
+        raise ValueError(f"x has images of shape {x.shape[1:]} but the model takes {model.in_shape}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive number (theta = eps theta_bar, eq. 27), got {eps!r}")
+    field, theta = _rescaled_field(model, x, y, eps)
+    Q = build_Q(x, y, model.m)
+    D = Q.shape[1]
+    quadratic = eps * np.concatenate(quadratic_field(Q, theta[:, :D], theta[:, D:]), axis=1)
+    return field, quadratic
+
+
+def quadratic_check(x, y, eps, channels: int = 8, m: int = 3, activation: str = "xtanh",
+                    seed: int = 0) -> LinearizationCheck:
+    """``linearization_check`` for multiplicity 2: for each eps, the real rescaled vector field
+    against its second-order term (``quadratic_fields``) on ``CNN(in_shape, (channels,), m=m,
+    activation=activation, head="linear", init="theory", eps=eps, seed=seed)``. ``error`` is
+    ||field - quadratic|| / ||quadratic|| and ``ratio`` ||field|| / ||quadratic|| over all kernels."""
+    x, y = _check_xy(x, y)
+    if get_activation(activation).multiplicity != 2:
+        raise ValueError(f"activation {activation!r} does not have multiplicity 2: use linearization_check")
+    eps = np.asarray(eps, dtype=np.float64).ravel()
+    error, ratio = [], []
+    for e in eps:
+        model = CNN(x.shape[1:], (channels,), m=m, activation=activation, head="linear", d=1, init="theory",
+                    eps=float(e), seed=seed)
+        field, quadratic = quadratic_fields(model, x, y, float(e))
+        error.append(np.linalg.norm(field - quadratic) / np.linalg.norm(quadratic))
+        ratio.append(np.linalg.norm(field) / np.linalg.norm(quadratic))
+    return LinearizationCheck(get_activation(activation).name, eps, np.asarray(error), np.asarray(ratio))
+
+
+@dataclass(frozen=True, eq=False)
+class MultiplicityStudy:
+    """A two-layer run measured against the direction each kernel is predicted to take
+    (see ``multiplicity_study``). The growth and the cosines with the prediction are those of
+    theta_{W, k} = (W_k, b_k), the vector the flow acts on (``kernel_vectors(..., per="filter",
+    bias=True)``); the aligned fraction and effective directions, as in every chapter, those of
+    the filters without their bias (``per="filter"``).
+
+    ``activation``, its ``multiplicity`` r; ``epochs`` (S,) recorded; ``loss_ratio`` (S,)
+    R_S / R_S(0); ``stop``: the last recorded epoch with R_S >= ``drop`` R_S(0), the end of the
+    initial stage; ``time``: the gradient-flow time lr * stop; ``aligned`` and ``directions``
+    (S,): aligned fraction and effective directions at each recorded epoch;
+    ``predicted`` (M, D): each kernel's predicted direction (r = 1: v_1 of Z for all; r = 2: the
+    top eigenvector of its own B_k at initialization); ``rates`` (M,): its predicted growth rate
+    (lambda_1; the top eigenvalue of B_k), per unit of time; ``predicted_shared`` (M, D): the r = 2
+    prediction if the readout were shared over positions (each a_{k,p} replaced by its mean over p);
+    ``growth`` (M,): ||theta_k(stop)|| / ||theta_k(0)||; ``cos_start`` and ``cos_stop`` (M,):
+    |cosine| of theta_k with its predicted direction at initialization and at ``stop``.
+    """
+
+    activation: str
+    multiplicity: int
+    epochs: np.ndarray
+    loss_ratio: np.ndarray
+    stop: int
+    time: float
+    drop: float
+    aligned: np.ndarray
+    directions: np.ndarray
+    predicted: np.ndarray
+    rates: np.ndarray
+    predicted_shared: np.ndarray
+    growth: np.ndarray
+    cos_start: np.ndarray
+    cos_stop: np.ndarray
+
+    def at(self, epoch: int, of: str = "aligned") -> float:
+        """``aligned`` or ``directions`` at a recorded ``epoch``."""
+        if of not in ("aligned", "directions"):
+            raise ValueError(f"of must be 'aligned' or 'directions', got {of!r}")
+        hit = np.flatnonzero(self.epochs == epoch)
+        if not hit.size:
+            raise ValueError(f"epoch {epoch} was not recorded; recorded: {self.epochs.tolist()}")
+        return float(getattr(self, of)[hit[0]])
+
+    @property
+    def predicted_directions(self) -> float:
+        """Effective directions of the kernel parts of the predicted vectors (their bias entry
+        left out, as for the filters): 1 for r = 1, every kernel on v_1."""
+        return effective_directions(self.predicted[:, :-1])
+
+    def grown(self, factor: float = 2.0) -> np.ndarray:
+        """The kernels whose norm grew by more than ``factor`` by ``stop`` (a boolean mask (M,))."""
+        return self.growth > factor
+
+    @property
+    def rank_correlation(self) -> float:
+        """Spearman's rank correlation of the predicted rates with the measured growth (nan when
+        every rate is the same, as for r = 1)."""
+        from scipy.stats import spearmanr
+
+        if np.ptp(self.rates) == 0:
+            return float("nan")
+        return float(spearmanr(self.rates, self.growth)[0])
+
+
+def _unit(V: np.ndarray) -> np.ndarray:
+    return V / np.linalg.norm(V, axis=1, keepdims=True)
+
+
+def multiplicity_study(result: TrainResult, config: Config, drop: float = 0.9) -> MultiplicityStudy:
+    """Measure a two-layer run against the prediction of its Taylor expansion at zero weights.
+
+    Multiplicity 1 (tanh): every kernel follows d theta / dt = A theta (eqs. 32-34) and turns to
+    v_1 of Z at rate lambda_1 (Theorem 1). Multiplicity 2 (x tanh x): kernel k follows
+    d theta_k / dt = B_k theta_k (``build_B``), with B_k set by its own readout at initialization,
+    and turns to B_k's top eigenvector at the rate of its top eigenvalue (``top_eigenpairs``).
+
+    ``result``: the run of ``config`` (a two-layer CNN, ``head="linear"``, d = 1, with snapshots);
+    ``drop``: the initial stage ends at the last recorded epoch whose loss is >= drop R_S(0).
+    """
+    if len(config.channels) != 1 or config.head != "linear" or config.d != 1:
+        raise ValueError("multiplicity_study is for the two-layer CNN: one conv layer, head='linear', d=1")
+    if not 0 < drop < 1:
+        raise ValueError(f"drop must be in (0, 1), got {drop!r}")
+    r = get_activation(config.activation).multiplicity
+    if r not in (1, 2):
+        raise ValueError(f"activation {config.activation!r} has multiplicity {r}: the study covers r = 1 and r = 2")
+    x, y = config.data()
+    epochs = np.asarray(result.epochs)
+    loss = np.asarray(result.loss, dtype=np.float64)
+    if not np.isfinite(loss).all():
+        raise ValueError(f"the run diverged (the loss is not finite from epoch {int(np.argmin(np.isfinite(loss)))}): "
+                         f"lower lr = {config.lr:g}")
+    loss_ratio = loss[epochs] / loss[0]
+    before = epochs[loss_ratio >= drop]
+    stop = int(before[-1])
+    vectors = {int(e): np.asarray(result.kernels(int(e), 0, per="filter", bias=True), dtype=np.float64)
+               for e in epochs}  # theta_{W, k} = (W_k, b_k), (M, D)
+    theta_W0, theta_a0 = (t[0] for t in theta_bar(result.snapshot(0)))
+    if r == 1:
+        spec = spectrum(build_Z(x, y, config.m))
+        predicted = np.tile(spec.v1, (theta_W0.shape[0], 1))
+        rates = np.full(theta_W0.shape[0], spec.singular_values[0])
+        shared = predicted
+    else:
+        Q = build_Q(x, y, config.m)
+        rates, predicted = top_eigenpairs(build_B(Q, theta_a0))
+        mean_a = np.repeat(theta_a0.mean(axis=1, keepdims=True), theta_a0.shape[1], axis=1)
+        shared = top_eigenpairs(build_B(Q, mean_a))[1]
+    V0, Vs = vectors[0], vectors[stop]
+    return MultiplicityStudy(
+        activation=config.activation, multiplicity=r, epochs=epochs, loss_ratio=loss_ratio, stop=stop,
+        time=config.lr * stop, drop=drop,
+        aligned=np.array([aligned_fraction(vectors[int(e)][:, :-1]) for e in epochs]),
+        directions=np.array([effective_directions(vectors[int(e)][:, :-1]) for e in epochs]),
+        predicted=predicted, rates=rates, predicted_shared=shared,
+        growth=np.linalg.norm(Vs, axis=1) / np.linalg.norm(V0, axis=1),
+        cos_start=np.abs((_unit(V0) * predicted).sum(axis=1)), cos_stop=np.abs((_unit(Vs) * predicted).sum(axis=1)),
+    )

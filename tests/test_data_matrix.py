@@ -200,3 +200,93 @@ def test_sign_fixed_point_can_differ_from_the_sign_of_v1():
     assert np.abs(Z @ s_W).sum() > np.abs(Z @ np.sign(v1)).sum()
     with pytest.raises(ValueError, match="P, D >= 2"):
         cl.sign_fixed_point(np.ones((1, 3)))
+
+
+# Multiplicity 2: Q_p, B_k and the second-order field.
+
+
+def _loop_Q(x, y, m):
+    """Q_p = (1/n) sum_i y_i xtilde_p(i) xtilde_p(i)^T written as loops (xtilde: the patch of
+    eq. 35, channel outermost, then p, q, then a 1)."""
+    n, C, H, W = x.shape
+    Q = []
+    for u in range(H - m + 1):
+        for v in range(W - m + 1):
+            acc = np.zeros((C * m * m + 1,) * 2)
+            for i in range(n):
+                xt = np.array([x[i, a, u + p, v + q] for a in range(C) for p in range(m) for q in range(m)] + [1.0])
+                acc += y[i] * np.outer(xt, xt) / n
+            Q.append(acc)
+    return np.array(Q)
+
+
+@pytest.mark.parametrize("shape, m", [((4, 1, 6, 6), 3), ((5, 3, 5, 7), 2)])
+def test_build_Q_equals_a_loop_and_its_first_moment_is_Z(shape, m):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=shape), rng.normal(size=shape[0])
+    Q = cl.build_Q(x, y, m)
+    np.testing.assert_allclose(Q, _loop_Q(x, y, m), rtol=1e-12, atol=1e-14)
+    # the bias row of Q_p is the row Z_p of eq. 35 (the 1 times the patch)
+    np.testing.assert_allclose(Q[:, -1, :], cl.build_Z(x, y, m), rtol=1e-12, atol=1e-14)
+    # nonnegative labels make every Q_p positive semi-definite
+    assert np.linalg.eigvalsh(cl.build_Q(x, np.abs(y), m)).min() > -1e-12
+
+
+def test_build_B_and_quadratic_field_equal_loops():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(5, 2, 5, 6)), rng.uniform(0, 9, size=5)
+    Q = cl.build_Q(x, y, 3)  # (12, 19, 19)
+    P, D = Q.shape[:2]
+    tW, ta = rng.normal(size=(4, D)), rng.normal(size=(4, P))
+    B = cl.build_B(Q, ta)
+    for k in range(4):
+        np.testing.assert_allclose(B[k], 2 * sum(ta[k, p] * Q[p] for p in range(P)), rtol=1e-12, atol=1e-12)
+    dW, da = cl.quadratic_field(Q, tW, ta)
+    for k in range(4):
+        np.testing.assert_allclose(dW[k], B[k] @ tW[k], rtol=1e-12)
+        np.testing.assert_allclose(da[k], [tW[k] @ Q[p] @ tW[k] for p in range(P)], rtol=1e-12)
+    rates, u = cl.top_eigenpairs(B)
+    for k in range(4):
+        w, V = np.linalg.eigh(B[k])
+        assert rates[k] == pytest.approx(w[-1], rel=1e-12)
+        assert abs(u[k] @ V[:, -1]) == pytest.approx(1.0, abs=1e-10) and u[k, :-1].sum() >= 0
+    # a readout shared over positions: B_k = a_k (2 sum_p Q_p), whose top eigenvector is the top
+    # eigenvector of sum_p Q_p when a_k > 0 and its bottom one when a_k < 0
+    shared = np.repeat(np.array([[1.5], [-0.7]]), P, axis=1)
+    _, u = cl.top_eigenpairs(cl.build_B(Q, shared))
+    _, V = np.linalg.eigh(Q.sum(axis=0))
+    assert abs(u[0] @ V[:, -1]) == pytest.approx(1.0, abs=1e-10)
+    assert abs(u[1] @ V[:, 0]) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_B_theta_is_the_autograd_gradient_flow_of_an_xtanh_cnn_at_small_eps():
+    # d theta_k / dt = -grad_{theta_k} R_S (eq. 20) by autograd, against B_k theta_k built from
+    # the actual (small) readout: they agree to a relative O(eps^2)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn((10, 1, 7, 6), generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (10,), generator=g).double()
+    Q = cl.build_Q(x, y, 3)
+    errors = []
+    for eps in (1e-2, 1e-3):
+        model = cl.CNN((1, 7, 6), (3,), m=3, activation="xtanh", head="linear", init="theory", eps=eps,
+                       seed=0).double()
+        loss = cl.loss_fn(model(x), y, "mse")
+        gW, gb = torch.autograd.grad(loss, [model.convs[0].weight, model.convs[0].bias])
+        flow = -np.concatenate([gW.reshape(3, -1).numpy(), gb.numpy()[:, None]], axis=1)
+        tW, ta = (t[0] for t in cl.theta_bar({k: v.detach() for k, v in model.named_parameters()}))
+        predicted = np.einsum("kde,ke->kd", cl.build_B(Q, ta), tW)
+        errors.append(np.linalg.norm(flow - predicted) / np.linalg.norm(predicted))
+    assert errors[0] < 1e-2 and errors[1] < 1e-4
+    assert errors[0] / errors[1] == pytest.approx(100, rel=0.05)  # O(eps^2)
+
+
+def test_multiplicity_two_inputs_raise_clear_errors():
+    Q = np.zeros((4, 3, 3))
+    with pytest.raises(ValueError, match=r"Q must have shape \(P, D, D\)"):
+        cl.build_B(np.zeros((4, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"theta_a must have shape \(M, 4\)"):
+        cl.build_B(Q, np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="2 kernels but theta_a 3"):
+        cl.quadratic_field(Q, np.zeros((2, 3)), np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"B must have shape \(M, D, D\)"):
+        cl.top_eigenpairs(np.zeros((3, 3)))

@@ -77,3 +77,26 @@ def test_optimizer_figures_draw_labelled_panels_within_the_width():
         assert len(axes) == 3 and all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
         assert axes[0].figure.get_figwidth() <= 8.0
     assert comp.displacement.tolist()[:2] == pytest.approx([4e3, 0.2])
+
+
+def test_growth_vs_rate_draws_one_labelled_panel_per_study_with_the_kernels():
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(1)
+    M, S = 5, 3
+
+    def study(name, rates):
+        return cl.MultiplicityStudy(
+            activation=name, multiplicity=2, epochs=np.arange(S) * 2, loss_ratio=np.ones(S), stop=2, time=0.5, drop=0.9,
+            aligned=np.zeros(S), directions=np.full(S, 4.0), predicted=rng.normal(size=(M, 4)), rates=rates,
+            predicted_shared=rng.normal(size=(M, 4)), growth=rng.uniform(1, 5, M), cos_start=rng.uniform(0, 1, M),
+            cos_stop=rng.uniform(0, 1, M))
+
+    studies = [study("xtanh", rng.uniform(0, 4, M)), study("tanh", np.full(M, 3.0))]
+    axes = cl.growth_vs_rate(studies)
+    assert len(axes) == 2 and all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    assert axes[0].figure.get_figwidth() <= 8.0 and axes[0].get_title() == "xtanh, epoch 2"
+    np.testing.assert_allclose(axes[0].collections[0].get_offsets()[:, 0], studies[0].rates * 0.5)
+    np.testing.assert_allclose(axes[1].collections[0].get_offsets()[:, 1], studies[1].growth)

@@ -397,3 +397,40 @@ def test_sensitivity_verdicts_follow_the_stated_thresholds():
     assert study.reference(6) == 1 and study.reference(1) == 0 and study.reference(2) == 0
     shown = cl.sensitivity_table(study)
     assert len(shown.rows) == 7 and shown.rows[4][3] == "never" and shown.rows[5][-1] == "**changes the picture**"
+
+
+def test_quadratic_fields_are_the_rescaled_field_to_second_order():
+    x, y, model = _small_problem(activation="xtanh", eps=1e-3)
+    field, quadratic = cl.quadratic_fields(model, x, y, 1e-3)
+    assert field.shape == quadratic.shape == (3, 2 * 9 + 1 + 12)
+    assert np.linalg.norm(field - quadratic) < 1e-3 * np.linalg.norm(quadratic)
+    check = cl.quadratic_check(x, y, [1e-2, 1e-3], channels=3, seed=1)
+    assert check.slope("error") == pytest.approx(2.0, abs=0.05)
+    np.testing.assert_allclose(check.ratio, 1.0, atol=1e-2)
+    assert abs(check.ratio[1] - 1) < 1e-3
+    with pytest.raises(ValueError, match="multiplicity 2"):
+        cl.quadratic_check(x, y, [1e-2], activation="tanh")
+
+
+def test_multiplicity_study_against_its_parts():
+    config = cl.theory_config(M=6, eps=1e-3, activation="xtanh", n=20, crop=8, lr=5e-2, epochs=30,
+                              snapshot_epochs=tuple(range(0, 31, 5)))
+    result = cl.run(config, use_cache=False, progress=False)
+    study = cl.multiplicity_study(result, config, drop=0.99)
+    x, y = config.data()
+    tW, ta = (t[0] for t in cl.theta_bar(result.snapshot(0)))
+    rates, u = cl.top_eigenpairs(cl.build_B(cl.build_Q(x, y, 3), ta))
+    np.testing.assert_allclose(study.rates, rates)
+    np.testing.assert_allclose(study.predicted, u)
+    ratio = result.loss[study.epochs] / result.loss[0]
+    assert ratio[study.epochs == study.stop][0] >= 0.99 and study.time == pytest.approx(config.lr * study.stop)
+    V = result.kernels(study.stop, per="filter", bias=True)
+    V0 = result.kernels(0, per="filter", bias=True)
+    np.testing.assert_allclose(study.growth, np.linalg.norm(V, axis=1) / np.linalg.norm(V0, axis=1), rtol=1e-6)
+    cos = np.abs(np.sum(V * u, axis=1)) / np.linalg.norm(V, axis=1)
+    np.testing.assert_allclose(study.cos_stop, cos, rtol=1e-5)
+    assert study.at(study.stop) == cl.aligned_fraction(result.kernels(study.stop, per="filter"))
+    tanh = config.replace(activation="tanh")
+    s1 = cl.multiplicity_study(cl.run(tanh, use_cache=False, progress=False), tanh, drop=0.99)
+    np.testing.assert_allclose(s1.predicted[0], cl.spectrum(cl.build_Z(x, y, 3)).v1)
+    assert s1.predicted_directions == pytest.approx(1.0) and np.isnan(s1.rank_correlation)
