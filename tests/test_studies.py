@@ -434,3 +434,21 @@ def test_multiplicity_study_against_its_parts():
     s1 = cl.multiplicity_study(cl.run(tanh, use_cache=False, progress=False), tanh, drop=0.99)
     np.testing.assert_allclose(s1.predicted[0], cl.spectrum(cl.build_Z(x, y, 3)).v1)
     assert s1.predicted_directions == pytest.approx(1.0) and np.isnan(s1.rank_correlation)
+
+
+def test_layer_order_rescales_the_initial_weights_and_measures_like_run(tmp_cache, data_dir, monkeypatch):
+    """Row (1, 1): the gradients of layer_gradients and the onsets of the cached run of the same
+    config. Row (1, c): scaling the top layer by c scales the bottom layer's initial gradient by c
+    (the linear readout is 1-homogeneous in it and tanh's argument is tiny), its own not at all."""
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    config = cl.Config(dataset="mnist", split="test", n=20, crop=8, channels=(4, 4), m=3, optimizer="adam", lr=1e-4,
+                       epochs=6, gamma=2.0)
+    order = cl.layer_order(config, [[1, 1], [1, 3]], level=0.5)
+    np.testing.assert_allclose(order.gradients[0], cl.layer_gradients(config), rtol=1e-6)
+    direct = cl.measure(cl.run(config.replace(snapshot_epochs=tuple(range(7))), progress=False)).onsets(0.5)
+    np.testing.assert_array_equal(order.onsets[0], direct)
+    assert order.gradients[1, 0] / order.gradients[0, 0] == pytest.approx(3, rel=1e-3)
+    assert order.gradients[1, 1] / order.gradients[0, 1] == pytest.approx(1, rel=1e-3)
+    assert order.epochs.tolist() == list(range(7)) and order.level == 0.5
+    with pytest.raises(ValueError, match=r"factors must be \(K, 2\)"):
+        cl.layer_order(config, [[1, 1, 1]])
