@@ -32,10 +32,12 @@ from .data import (
     NORMALIZATIONS,
     POOL,
     data_dirs,
+    held_out,
     image_pool,
     load_images,
     normalize,
     sample,
+    split_index,
 )
 from .data_matrix import (
     Spectrum,
@@ -90,6 +92,7 @@ from .losses import LOSSES, accuracy, loss_fn
 from .models import CNN, sigma_1
 from .notebook import live_frontend, notebook_setup
 from .plotting import (
+    accuracy_and_survival,
     accuracy_curve,
     amplitude_cosine,
     angle_decay,
@@ -158,6 +161,7 @@ from .proof import (
     v1_share,
 )
 from .studies import (
+    AfterInitialStage,
     DirectionShares,
     LinearizationCheck,
     LinearRegime,
@@ -166,9 +170,11 @@ from .studies import (
     SeedSpread,
     Theorem1Scan,
     V1Trials,
+    after_initial_stage,
     all_cached,
     compare_regimes,
     direction_shares,
+    held_out_accuracy,
     layer_gradients,
     linear_regime,
     linearization_check,
@@ -179,7 +185,16 @@ from .studies import (
     v1_cosine_trials,
     vector_fields,
 )
-from .sweep import PHASE_DIAGRAM, SWEEPS, phase_diagram_configs, seed_sweep, sweep, sweep_groups
+from .sweep import (
+    AFTER_INITIAL_STAGE,
+    PHASE_DIAGRAM,
+    SWEEPS,
+    after_initial_stage_configs,
+    phase_diagram_configs,
+    seed_sweep,
+    sweep,
+    sweep_groups,
+)
 from .train import TrainResult, train
 from .trajectory import CosineFrames, Measures, conv_layers, cosine_frames, measure
 from .two_layer import patches
