@@ -32,10 +32,12 @@ from .data import (
     NORMALIZATIONS,
     POOL,
     data_dirs,
+    held_out,
     image_pool,
     load_images,
     normalize,
     sample,
+    split_index,
 )
 from .data_matrix import (
     Spectrum,
@@ -95,6 +97,7 @@ from .losses import LOSSES, accuracy, loss_fn
 from .models import CNN, sigma_1
 from .notebook import live_frontend, notebook_setup
 from .plotting import (
+    accuracy_and_survival,
     accuracy_curve,
     amplitude_cosine,
     angle_decay,
@@ -168,6 +171,7 @@ from .proof import (
     v1_share,
 )
 from .studies import (
+    AfterInitialStage,
     DirectionShares,
     LayerOrder,
     LinearizationCheck,
@@ -181,10 +185,12 @@ from .studies import (
     Theorem1Scan,
     V1Trials,
     adam_step_ratios,
+    after_initial_stage,
     all_cached,
     compare_optimizers,
     compare_regimes,
     direction_shares,
+    held_out_accuracy,
     layer_gradients,
     layer_order,
     linear_regime,
@@ -201,10 +207,12 @@ from .studies import (
     vector_fields,
 )
 from .sweep import (
+    AFTER_INITIAL_STAGE,
     PHASE_DIAGRAM,
     SENSITIVITY,
     SWEEPS,
     SensitivityRow,
+    after_initial_stage_configs,
     phase_diagram_configs,
     seed_sweep,
     sensitivity_configs,

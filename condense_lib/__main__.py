@@ -208,7 +208,7 @@ def main(argv=None) -> int:
                          help="change Config fields of the runs, e.g. --set n=100 seed=1")
     running.add_argument("--quiet", action="store_true", help="no progress bar")
     sweeping = sub.add_parser("sweep", help="train a named sweep of the chapters into the cache")
-    sweeping.add_argument("name", help="the sweep: seeds, phase_diagram or sensitivity")
+    sweeping.add_argument("name", help="the sweep: seeds, phase_diagram, sensitivity or after_initial_stage")
     sweeping.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
     sweeping.add_argument("--scheduler", metavar="ADDRESS|local",
                           help="a Dask scheduler address, or 'local' for a LocalCluster (default: no Dask)")

@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 __all__ = ["DATASETS", "SHAPES", "TARGETS", "POOL", "NORMALIZATION", "NORMALIZATIONS", "DEFAULT_NORMALIZATION",
-           "resolve_normalization", "data_dirs", "load_images", "normalize", "image_pool", "sample"]
+           "resolve_normalization", "data_dirs", "load_images", "normalize", "image_pool", "sample", "split_index",
+           "held_out"]
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
@@ -318,10 +319,19 @@ def sample(
     pool = min(POOL[dataset, split], len(images))
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
         raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
-    H, W = images.shape[-2:]
+    _check_crop(crop, *images.shape[-2:])
+    index, _ = split_index(pool, n, 0, seed)
+    return _inputs_targets(images, labels, index, dataset, target, normalization, crop, dtype)
+
+
+def _check_crop(crop, H: int, W: int) -> None:
     if isinstance(crop, (bool, np.bool_)) or not (isinstance(crop, (int, np.integer)) and 0 <= crop <= min(H, W)):
         raise ValueError(f"crop = {crop!r} must be an integer in 0..{min(H, W)} for {H}x{W} images (0 keeps them whole)")
-    index = np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False))
+
+
+def _inputs_targets(images, labels, index, dataset, target, normalization, crop, dtype):
+    """The images ``index`` of a split, normalized and cropped, with their targets (see ``sample``)."""
+    H, W = images.shape[-2:]
     x = torch.as_tensor(normalize(images[index], dataset, normalization), dtype=dtype)
     if crop:
         top, left = (H - crop) // 2, (W - crop) // 2
@@ -336,3 +346,63 @@ def sample(
     else:
         y = label.to(dtype)
     return x, y
+
+
+def split_index(pool: int, n_train: int, n_held: Optional[int], seed: int = 0):
+    """The positions in a pool of ``pool`` images of a training sample and of held-out images.
+
+    ``train``: the ``n_train`` images ``sample(..., n_train, seed)`` draws, sorted,
+    ``numpy.random.default_rng(seed).choice(pool, n_train, replace=False)``; ``held``: ``n_held``
+    of the other ``pool - n_train`` images (all of them when ``n_held`` is None), drawn with
+    ``default_rng([seed, 1])``, sorted. The two never share an image. Raises ``ValueError`` when
+    the pool has fewer than ``n_train + n_held`` images.
+    """
+    whole = lambda v: not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer))
+    if not (whole(pool) and pool >= 1 and whole(n_train) and 1 <= n_train <= pool):
+        raise ValueError(f"n_train = {n_train!r} must be an integer in 1..{pool}: the pool has {pool} images")
+    train = np.sort(np.random.default_rng(seed).choice(pool, size=n_train, replace=False))
+    rest = np.setdiff1d(np.arange(pool), train, assume_unique=True)
+    if n_held is None:
+        return train, rest
+    if not (whole(n_held) and 0 <= n_held <= len(rest)):
+        raise ValueError(f"n = {n_held!r} held-out images asked for, but the pool has {pool} images and {n_train} "
+                         f"of them are the training sample: at most {len(rest)} are held out; ask for fewer, "
+                         f"or train on fewer")
+    held = np.sort(np.random.default_rng([seed, 1]).choice(rest, size=n_held, replace=False))
+    return train, held
+
+
+def held_out(
+    dataset: str,
+    n: Optional[int],
+    *,
+    n_train: int,
+    seed: int = 0,
+    split: str = "train",
+    target: str = "label",
+    data_dir=None,
+    dtype: torch.dtype = torch.float32,
+    normalization: Optional[str] = None,
+    crop: int = 0,
+):
+    """``n`` images of the same pool as ``sample(dataset, n_train, seed, split, ...)`` that are
+    never in that training sample (None: all the others), with the same normalization, crop
+    and targets: the test set of a run trained on that sample (``split_index`` picks them).
+
+    The pools are small offline (MNIST: the 10,000 test images; CIFAR-10: the first 4,000
+    training and 1,000 test images, ``POOL``): ``n + n_train`` must fit in the pool, else
+    ``ValueError`` says how many are left. Returns ``(x, y)`` as ``sample`` does.
+    Used in the chapter "After the initial stage".
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: choose 'label', 'onehot' or 'class'")
+    normalization = resolve_normalization(dataset, normalization)
+    images, labels = load_images(dataset, split, data_dir)
+    dataset = _check(dataset, split)
+    pool = min(POOL[dataset, split], len(images))
+    _check_crop(crop, *images.shape[-2:])
+    try:
+        _, index = split_index(pool, n_train, n, seed)
+    except ValueError as err:
+        raise ValueError(f"the {dataset} {split} pool: {err}") from None
+    return _inputs_targets(images, labels, index, dataset, target, normalization, crop, dtype)

@@ -133,6 +133,24 @@ class CNN(nn.Module):
                 if p is not None:
                     p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * std)
 
+    @torch.no_grad()
+    def load_parameters(self, params: dict) -> "CNN":
+        """Set every parameter from ``params`` (name -> array, e.g. ``TrainResult.snapshot(epoch)``),
+        converted to the parameter's dtype; returns the model. Raises ``ValueError`` naming a
+        missing parameter (a run does not record the FC head, ``experiments.UNRECORDED``) or a
+        wrong shape."""
+        own = dict(self.named_parameters())
+        missing = [name for name in own if name not in params]
+        if missing:
+            raise ValueError(f"params lack {', '.join(missing)}: the run did not record them (the 'fc' head's "
+                             f"hidden layer is never recorded); only a linear-readout run can be rebuilt")
+        for name, p in own.items():
+            value = torch.as_tensor(params[name])
+            if tuple(value.shape) != tuple(p.shape):
+                raise ValueError(f"{name} has shape {tuple(value.shape)}, but this model's is {tuple(p.shape)}")
+            p.copy_(value.to(p.dtype))
+        return self
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """sigma(x^[L]) of shape (n, C_L, H_L, W_L)."""
         if x.dim() != 4 or tuple(x.shape[1:]) != self.in_shape:

@@ -22,7 +22,7 @@ __all__ = [
     "eigenvalue_panels", "v1_images", "angle_decay", "moving_frozen", "real_vs_linear", "energies", "remainders",
     "timeline", "width_runs", "width_scan", "regime_comparison", "tail_histogram", "bound_curves", "failure_curves",
     "seed_errorbars", "phase_heatmaps", "optimizer_curves", "optimizer_directions", "sensitivity_curves",
-    "sensitivity_table", "growth_vs_rate",
+    "sensitivity_table", "growth_vs_rate", "accuracy_and_survival",
 ]
 
 
@@ -893,4 +893,46 @@ def growth_vs_rate(studies, labels=None):
         ax.set_title(f"{label}, epoch {study.stop}")
         if j == len(studies) - 1:
             ax.figure.colorbar(dots, ax=ax, label="|cos| with predicted direction")
+
+
+# ----------------------------------------------------------------------------- after the initial stage
+
+def accuracy_and_survival(study):
+    """Three panels of a ``studies.AfterInitialStage``, one colour per gamma, a thin line per seed:
+    (a) the training accuracy (solid) and the held-out accuracy (dashed) against the epoch;
+    (b) the aligned fraction of the filters against the epoch, a dotted vertical line at each
+    run's end of the initial stage (where it is after epoch 0); (c) for every filter of every
+    seed, |cos| at the last epoch with the leading direction at the end of the initial stage,
+    with the 0.9 threshold of the aligned fraction. Returns the axes."""
+    _, axes = _grid(1, 3, 3.3)
+    acc_ax, aligned_ax, survival_ax = axes[0]
+    epochs = study.epochs
+    for g, gamma in enumerate(study.gammas):
+        colour = f"C{g}"
+        for s in range(len(study.seeds)):
+            first = s == 0
+            acc_ax.plot(epochs, study.train_accuracy[g, s], color=colour, lw=1,
+                        label=rf"$\gamma = {gamma:g}$: train" if first else None)
+            acc_ax.plot(epochs, study.test_accuracy[g, s], color=colour, lw=1, ls="--",
+                        label=rf"$\gamma = {gamma:g}$: held out" if first else None)
+            aligned_ax.plot(epochs, study.aligned[g, s], color=colour, lw=1,
+                            label=rf"$\gamma = {gamma:g}$" if first else None)
+            if study.initial_end[g, s] > 0:
+                aligned_ax.axvline(study.initial_end[g, s], color=colour, ls=":", lw=1,
+                                   label="end of the initial stage" if first else None)
+        values = study.survival[g].ravel()
+        jitter = np.linspace(-0.15, 0.15, values.size)
+        survival_ax.plot(g + jitter, values, "o", color=colour, ms=3, alpha=0.6)
+    acc_ax.set_ylim(0, 1.02)
+    acc_ax.set_ylabel("accuracy")
+    aligned_ax.set_ylim(-0.02, 1.02)
+    aligned_ax.set_ylabel("aligned fraction (filters)")
+    for ax in (acc_ax, aligned_ax):
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    survival_ax.axhline(0.9, color="0.5", lw=0.8)
+    survival_ax.set_xticks(np.arange(len(study.gammas)), [rf"$\gamma = {g:g}$" for g in study.gammas])
+    survival_ax.set_xlim(-0.5, len(study.gammas) - 0.5)
+    survival_ax.set_ylim(-0.02, 1.02)
+    survival_ax.set_ylabel("|cos| at the end with the\ninitial stage's leading direction")
     return axes[0]

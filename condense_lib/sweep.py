@@ -59,7 +59,8 @@ from .experiments import FIGURES, UNRECORDED, Config, _full_float32, _valid, is_
 from .train import TrainResult, show_progress, train
 
 __all__ = ["sweep", "sweep_groups", "SWEEPS", "seed_sweep", "phase_diagram_configs", "PHASE_DIAGRAM",
-           "SENSITIVITY", "SensitivityRow", "sensitivity_rows", "sensitivity_configs"]
+           "SENSITIVITY", "SensitivityRow", "sensitivity_rows", "sensitivity_configs",
+           "AFTER_INITIAL_STAGE", "after_initial_stage_configs"]
 
 
 def _batchable(config: Config) -> bool:
@@ -318,6 +319,39 @@ def sensitivity_configs(scale: str = "fast", grid: Optional[dict] = None) -> lis
     return [c.replace(seed=s) for c in runs for s in range(int(grid["seeds"]))]
 
 
+# After the initial stage: the two-layer tanh CNN with a linear readout of d = 10 outputs and
+# cross-entropy, trained by full-batch GD to 100% training accuracy from a small initialization
+# (gamma = 2, the paper's) and a large one (gamma = 0.5), on a sample of MNIST's test split (its
+# offline pool of 10,000 images), tested on n_test held-out images of the same pool.
+# Snapshots every 2 epochs up to 20 (the initial stage ends there), then every 10.
+# fast: the chapter's live runs (n = 200, centre 20 x 20 crop); paper: n = 500 whole images, 8 seeds.
+AFTER_INITIAL_STAGE = {
+    "fast": dict(n=200, crop=20, seeds=3, epochs=80, n_test=500),
+    "paper": dict(n=500, crop=0, seeds=8, epochs=150, n_test=2000),
+}
+
+
+def after_initial_stage_configs(gammas=(2.0, 0.5), seeds: int = 3, *, n: int = 200, crop: int = 20,
+                                epochs: int = 80, lr: float = 0.05, m: int = 3, channels: int = 32) -> list[Config]:
+    """The runs of the chapter "After the initial stage": for each conv-initialization exponent
+    gamma of ``gammas`` (outer; sigma_1 = ((c_in + c_out) m^2 / 2)^-gamma, Sec. 4.1) and seed
+    0..``seeds``-1, MNIST (test split), ``n`` images cropped to ``crop`` (0: whole), a two-layer
+    tanh CNN of ``channels`` kernels of size ``m`` with a linear readout of d = 10 outputs,
+    cross-entropy, full-batch GD with step ``lr`` for ``epochs`` epochs (the same for every run)."""
+    if not (isinstance(seeds, (int, np.integer)) and seeds >= 1):
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    snapshots = tuple(sorted({*range(0, min(20, epochs) + 1, 2), *range(0, epochs + 1, 10), epochs}))
+    base = Config(dataset="mnist", split="test", n=n, crop=crop, channels=(int(channels),), m=m, activation="tanh",
+                  head="linear", d=10, target="class", loss="ce", optimizer="gd", lr=lr, epochs=epochs,
+                  snapshot_epochs=snapshots)
+    return [base.replace(gamma=float(g), seed=s) for g in gammas for s in range(seeds)]
+
+
+def _after_initial_stage(scale: str) -> list[Config]:
+    grid = AFTER_INITIAL_STAGE[scale]
+    return after_initial_stage_configs(seeds=grid["seeds"], n=grid["n"], crop=grid["crop"], epochs=grid["epochs"])
+
+
 class _Sweeps(dict):
     """``SWEEPS[name]``: a missing name is an error that lists the sweeps."""
 
@@ -329,4 +363,5 @@ SWEEPS: "dict[str, Callable[[str], list[Config]]]" = _Sweeps(
     seeds=lambda scale: seed_sweep(scale),
     phase_diagram=_phase_diagram,
     sensitivity=lambda scale: sensitivity_configs(scale),
+    after_initial_stage=_after_initial_stage,
 )

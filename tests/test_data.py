@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import condense_lib as cl
 from condense_lib import (
     DEFAULT_NORMALIZATION,
     NORMALIZATION,
@@ -250,3 +251,36 @@ def test_a_good_small_cifar_npz_still_loads(tmp_path):
 def test_sample_refuses_bool_or_float_n(data_dir, n):
     with pytest.raises(ValueError, match=rf"n = {n!r} must be an integer"):
         sample("mnist", n, split="test", data_dir=data_dir)
+
+
+def test_split_index_is_the_sample_and_its_complement():
+    train, held = cl.split_index(50, 20, 10, seed=4)
+    assert np.array_equal(train, np.sort(np.random.default_rng(4).choice(50, size=20, replace=False)))
+    assert len(held) == 10 and np.all(np.diff(held) > 0) and not set(train) & set(held)
+    _, rest = cl.split_index(50, 20, None, seed=4)
+    assert sorted(set(train) | set(rest)) == list(range(50)) and set(held) <= set(rest)
+    with pytest.raises(ValueError, match="at most 30 are held out"):
+        cl.split_index(50, 20, 31, seed=4)
+    with pytest.raises(ValueError, match="n_train"):
+        cl.split_index(50, 0, 5)
+
+
+def test_held_out_images_are_never_in_the_training_sample(data_dir):
+    x, y = sample("mnist", 300, seed=2, split="test", target="class", data_dir=data_dir, dtype=torch.float64, crop=20)
+    xh, yh = cl.held_out("mnist", 400, n_train=300, seed=2, split="test", target="class", data_dir=data_dir,
+                         dtype=torch.float64, crop=20)
+    assert xh.shape == (400, 1, 20, 20) and yh.dtype == torch.int64
+    # by index: the pool's images at the two index sets, against what the functions return
+    pool, labels = image_pool("mnist", "test", data_dir=data_dir)
+    train, held = cl.split_index(10000, 300, 400, seed=2)
+    assert not set(train.tolist()) & set(held.tolist())
+    np.testing.assert_allclose(xh.numpy(), pool[held][:, :, 4:24, 4:24], rtol=1e-12)
+    np.testing.assert_allclose(x.numpy(), pool[train][:, :, 4:24, 4:24], rtol=1e-12)
+    np.testing.assert_array_equal(yh.numpy(), labels[held])
+    # by content: no held-out image equals a training image
+    same = (xh.reshape(400, 1, -1) == x.reshape(1, 300, -1)).all(-1)
+    assert not same.any()
+    # the CIFAR-10 pools are small: 4,000 training images, 3,500 of them left by a sample of 500
+    with pytest.raises(ValueError, match="cifar10 train pool.*at most 3500 are held out"):
+        cl.held_out("cifar10", 3501, n_train=500, data_dir=data_dir)
+    assert cl.held_out("cifar10", 3500, n_train=500, data_dir=data_dir)[0].shape == (3500, 3, 32, 32)

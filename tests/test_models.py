@@ -123,3 +123,15 @@ def test_bad_configurations_are_explained():
         CNN((1, 8, 8), head="mlp")
     with pytest.raises(ValueError, match=r"input must have shape \(n, 1, 8, 8\)"):
         CNN((1, 8, 8))(torch.zeros(2, 3, 8, 8))
+
+
+def test_load_parameters_rebuilds_a_recorded_network():
+    source = CNN((1, 8, 8), (4,), m=3, head="linear", d=10, seed=1)
+    params = {k: v.detach().numpy().astype(np.float64) for k, v in source.named_parameters()}
+    target = CNN((1, 8, 8), (4,), m=3, head="linear", d=10, seed=2).load_parameters(params)
+    x = torch.randn(5, 1, 8, 8)
+    assert torch.equal(target(x), source(x))
+    with pytest.raises(ValueError, match="fc.weight"):
+        CNN((1, 8, 8), (4,), m=3, head="fc", d=10, hidden=6).load_parameters(params)
+    with pytest.raises(ValueError, match="shape"):
+        CNN((1, 8, 8), (5,), m=3, head="linear", d=10).load_parameters(params)

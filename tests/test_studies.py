@@ -452,3 +452,60 @@ def test_layer_order_rescales_the_initial_weights_and_measures_like_run(tmp_cach
     assert order.epochs.tolist() == list(range(7)) and order.level == 0.5
     with pytest.raises(ValueError, match=r"factors must be \(K, 2\)"):
         cl.layer_order(config, [[1, 1, 1]])
+
+
+def _numpy_forward(params, x):
+    """The two-layer CNN with a linear readout written with numpy windows: sum_{p,q} x_{u+p,v+q} W_{p,q} + b,
+    tanh, then the readout a over (channel, u, v)."""
+    W, b, a = (np.asarray(params[k], dtype=np.float64) for k in ("convs.0.weight", "convs.0.bias", "readout.weight"))
+    m = W.shape[-1]
+    windows = np.lib.stride_tricks.sliding_window_view(x[:, 0], (m, m), axis=(1, 2))  # (n, H1, W1, m, m)
+    h = np.tanh(np.einsum("nuvpq,cpq->ncuv", windows, W[:, 0]) + b[None, :, None, None])
+    return h.reshape(len(x), -1) @ a.T  # (n, d)
+
+
+def test_after_initial_stage_against_a_direct_computation(data_dir, tmp_cache, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    options = dict(n=30, crop=8, epochs=24, lr=0.5, channels=6)
+    study = cl.after_initial_stage((2.0, 0.5), 2, n_test=40, drop=0.01, **options)
+    E = len(study.epochs)
+    assert study.test_accuracy.shape == study.aligned.shape == (2, 2, E) and study.survival.shape == (2, 2, 6)
+    # one run by hand: gamma = 2, seed 1
+    config = cl.after_initial_stage_configs([2.0], 2, **options)[1]
+    result = cl.run(config)
+    xh, yh = cl.held_out("mnist", 40, n_train=30, seed=1, split="test", target="class", crop=8, dtype=torch.float64)
+    xh, yh = xh.numpy(), yh.numpy()
+    for k, e in enumerate(result.epochs):
+        expect = np.mean(_numpy_forward(result.snapshot(e), xh).argmax(1) == yh)
+        assert study.test_accuracy[0, 1, k] == pytest.approx(expect, abs=1e-6)  # float32 mean
+    np.testing.assert_allclose(study.train_accuracy[0, 1], result.accuracy[result.epochs])
+    loss = result.loss[result.epochs]
+    start = max(e for e, value in zip(result.epochs, loss) if value >= 0.99 * loss[0])
+    assert study.initial_end[0, 1] == start
+    U0 = result.kernels(start)
+    U0 = U0 / np.linalg.norm(U0, axis=1, keepdims=True)
+    v = np.linalg.svd(U0)[2][0]  # the top right singular vector of the unit filters at the end of the initial stage
+    end = result.kernels(int(result.epochs[-1]))
+    expect = [abs(row @ v) / np.linalg.norm(row) for row in end]
+    np.testing.assert_allclose(study.survival[0, 1], expect, rtol=1e-6)
+    assert study.at("survived")[0, 1] == pytest.approx(np.mean(np.array(expect) > 0.9))
+    k = list(result.epochs).index(start)
+    assert study.at("aligned", "initial_end")[0, 1] == cl.aligned_fraction(result.kernels(start))
+    assert study.at("train_accuracy", "initial_end")[0, 1] == result.accuracy[start] == study.train_accuracy[0, 1, k]
+    # the statistics over seeds and the paired difference
+    final = study.test_accuracy[..., -1]
+    np.testing.assert_allclose(study.mean(), final.mean(1))
+    np.testing.assert_allclose(study.std(), final.std(1, ddof=1))
+    np.testing.assert_allclose(study.difference(), final[0] - final[1])
+    assert study.summary(digits=2)[1] == f"{final[1].mean():.2f} ± {final[1].std(ddof=1):.2f}"
+    axes = cl.accuracy_and_survival(study)
+    assert len(axes) == 3 and all(ax.get_ylabel() for ax in axes) and axes[0].figure.get_figwidth() <= 8
+    with pytest.raises(ValueError, match="unknown measure"):
+        study.at("nope")
+    with pytest.raises(ValueError, match="when"):
+        study.at("aligned", "start")
+    with pytest.raises(ValueError, match="drop"):
+        cl.after_initial_stage((2.0,), 1, drop=0.0, **options)

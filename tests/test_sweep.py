@@ -122,6 +122,12 @@ def test_named_sweeps():
     assert np.isclose(eps**2, M ** -cl.PHASE_DIAGRAM["fast"]["gammas"][0])
     # the seeds of one point differ only in seed, so they train together
     assert all(len(group) == cl.PHASE_DIAGRAM["fast"]["seeds"] for group in cl.sweep_groups(grid, batch=8))
+    after = cl.SWEEPS["after_initial_stage"]("paper")
+    assert [(c.gamma, c.seed) for c in after] == [(g, s) for g in (2.0, 0.5) for s in range(8)]
+    assert {(c.n, c.crop, c.d, c.loss, c.optimizer) for c in after} == {(500, 0, 10, "ce", "gd")}
+    assert after[0].recorded()[:12] == [*range(0, 21, 2), 30] and after[0].recorded()[-1] == after[0].epochs
+    # the paper scale's training and held-out images fit in the MNIST test pool
+    assert cl.AFTER_INITIAL_STAGE["paper"]["n"] + cl.AFTER_INITIAL_STAGE["paper"]["n_test"] <= cl.POOL["mnist", "test"]
     with pytest.raises(KeyError, match="unknown sweep"):
         cl.SWEEPS["nope"]
 
