@@ -893,6 +893,7 @@ def growth_vs_rate(studies, labels=None):
         ax.set_title(f"{label}, epoch {study.stop}")
         if j == len(studies) - 1:
             ax.figure.colorbar(dots, ax=ax, label="|cos| with predicted direction")
+    return axes[0]
 
 
 # ----------------------------------------------------------------------------- after the initial stage
