@@ -84,7 +84,7 @@ CLAIMS = {
     "fig5": _START + [
         ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
         ("every layer aligned >= 0.9 at the shown epochs", "a1", lambda v: bool(np.all(v >= 0.9))),
-        ("every layer below 1.35 effective directions", "d1", lambda v: bool(np.all(v < 1.35))),
+        ("every layer below 1.4 effective directions", "d1", lambda v: bool(np.all(v < 1.4))),
         ("the loss has fallen", "loss_ratio", lambda v: v < 1.0),
     ],
     "fig9": _START + [
