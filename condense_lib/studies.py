@@ -143,15 +143,21 @@ def linearization_check(x, y, eps, channels: int = 8, m: int = 3, activation: st
     """Compare the gradient-flow vector field of a two-layer CNN with A theta_bar (eqs. 30-34)
     for each eps in ``eps``: the network ``CNN(in_shape, (channels,), m=m, activation=activation,
     head="linear", init="theory", eps=eps, seed=seed)`` (the same theta_bar up to float32 rounding for every eps)."""
+    return _field_check(vector_fields, x, y, eps, channels, m, activation, seed)
+
+
+def _field_check(fields, x, y, eps, channels: int, m: int, activation: str, seed: int) -> LinearizationCheck:
+    """For each eps, ``fields(model, x, y, eps)`` = (the real rescaled field, its Taylor term) on the
+    two-layer CNN of that eps: ||field - term|| / ||term|| and ||field|| / ||term||."""
     x, y = _check_xy(x, y)
     eps = np.asarray(eps, dtype=np.float64).ravel()
     error, ratio = [], []
     for e in eps:
         model = CNN(x.shape[1:], (channels,), m=m, activation=activation, head="linear", d=1, init="theory",
                     eps=float(e), seed=seed)
-        field, linear = vector_fields(model, x, y, float(e))
-        error.append(np.linalg.norm(field - linear) / np.linalg.norm(linear))
-        ratio.append(np.linalg.norm(field) / np.linalg.norm(linear))
+        field, term = fields(model, x, y, float(e))
+        error.append(np.linalg.norm(field - term) / np.linalg.norm(term))
+        ratio.append(np.linalg.norm(field) / np.linalg.norm(term))
     return LinearizationCheck(get_activation(activation).name, eps, np.asarray(error), np.asarray(ratio))
 
 
@@ -1065,18 +1071,9 @@ def quadratic_check(x, y, eps, channels: int = 8, m: int = 3, activation: str = 
     against its second-order term (``quadratic_fields``) on ``CNN(in_shape, (channels,), m=m,
     activation=activation, head="linear", init="theory", eps=eps, seed=seed)``. ``error`` is
     ||field - quadratic|| / ||quadratic|| and ``ratio`` ||field|| / ||quadratic|| over all kernels."""
-    x, y = _check_xy(x, y)
     if get_activation(activation).multiplicity != 2:
         raise ValueError(f"activation {activation!r} does not have multiplicity 2: use linearization_check")
-    eps = np.asarray(eps, dtype=np.float64).ravel()
-    error, ratio = [], []
-    for e in eps:
-        model = CNN(x.shape[1:], (channels,), m=m, activation=activation, head="linear", d=1, init="theory",
-                    eps=float(e), seed=seed)
-        field, quadratic = quadratic_fields(model, x, y, float(e))
-        error.append(np.linalg.norm(field - quadratic) / np.linalg.norm(quadratic))
-        ratio.append(np.linalg.norm(field) / np.linalg.norm(quadratic))
-    return LinearizationCheck(get_activation(activation).name, eps, np.asarray(error), np.asarray(ratio))
+    return _field_check(quadratic_fields, x, y, eps, channels, m, activation, seed)
 
 
 @dataclass(frozen=True, eq=False)
