@@ -691,6 +691,8 @@ def failure_curves(widths, curves, delta, ax=None, marks=None, floor=1e-6, xlabe
     if title:
         ax.set_title(title)
     return ax
+
+
 def seed_errorbars(spread, of="aligned"):
     """The key measure of each figure over seeds (``studies.SeedSpread``): every seed (grey
     dots), mean +- std (black error bar) and seed 0, the figure's own run (red star)."""

@@ -477,6 +477,8 @@ def compare_regimes(base: Config, widths, gammas_eps, *, steps: int, lr_lambda: 
         eps=np.array([r.eps for r in regimes]), level=float(level), lr=first.config.lr, lambda_1=first.lambda_1,
         times=first.times, loss=loss, change=np.array([r.change for r in regimes]),
         align=np.array([r.align for r in regimes]), aligned=aligned, stop=np.array(stop))
+
+
 def all_cached(configs) -> bool:
     """Whether every configuration of ``configs`` has a valid cached result (``is_cached``):
     a chapter then reads a named sweep's full grid instead of computing its small live one."""

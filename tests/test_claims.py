@@ -36,7 +36,6 @@ def test_a_random_run_fails_naming_each_claim():
     assert isinstance(cl.ClaimError("x"), AssertionError)  # a failed claim stops a chapter like an assert
 
 
-
 def test_the_onset_is_the_first_recorded_epoch_at_which_the_layer_is_condensed():
     """onset and onset_loss_ratio of a fake fig10_tanh run (32 kernels 1 x 5 x 5), recorded at
     0 and 5 (random), 10 and 40 (condensed), against a loop over the recorded epochs."""

@@ -197,6 +197,8 @@ def test_compare_regimes_against_its_parts(tmp_cache, data_dir, monkeypatch):
         cl.compare_regimes(base, [4], [2.0], steps=2, level=0.01)
     with pytest.raises(ValueError, match="level must be positive"):
         cl.compare_regimes(base, [4], [2.0], steps=2, level=0.0)
+
+
 def test_seed_spread_statistics_and_drawing():
     import matplotlib
 
