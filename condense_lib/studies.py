@@ -92,27 +92,27 @@ def vector_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
     ``(field, linear)``, each of shape (M, C m^2 + 1 + H1 W1), rows in the order of
     ``theta_per_kernel``. They agree up to O(eps) (O(eps^2) when sigma''(0) = 0).
     """
+    x, y, field, theta = _rescaled_field(model, x, y, eps)
+    linear = theta @ build_A(build_Z(x, y, model.m, model.padding)).T  # rows A theta_bar_beta
+    return field, linear
+
+
+def _rescaled_field(model, x, y, eps: float):
+    """The checked inputs ``(x, y)``, d theta_bar / dt = -(1/eps) grad R_S(eps theta_bar) by autograd
+    in float64, and theta_bar, both (M, D + P) in the order of ``theta_per_kernel``."""
     _check_two_layer(model)
     x, y = _check_xy(x, y)
     if tuple(x.shape[1:]) != model.in_shape:
         raise ValueError(f"x has images of shape {x.shape[1:]} but the model takes {model.in_shape}")
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive number (theta = eps theta_bar, eq. 27), got {eps!r}")
-    field, theta = _rescaled_field(model, x, y, eps)
-    linear = theta @ build_A(build_Z(x, y, model.m, model.padding)).T  # rows A theta_bar_beta
-    return field, linear
-
-
-def _rescaled_field(model, x: np.ndarray, y: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """d theta_bar / dt = -(1/eps) grad R_S(eps theta_bar) by autograd in float64, and theta_bar,
-    both (M, D + P) in the order of ``theta_per_kernel`` (checked inputs)."""
     net = copy.deepcopy(model).double()
     params = dict(net.named_parameters())
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
     grads = torch.autograd.grad(loss_fn(net(xt), yt, "mse"), list(params.values()))
     field = -np.concatenate(theta_bar(dict(zip(params, grads)), eps), axis=2)[0]  # d theta_bar / dt
     theta = np.concatenate(theta_bar(params, eps), axis=2)[0]  # (M, D + P)
-    return field, theta
+    return x, y, field, theta
 
 
 @dataclass(frozen=True, eq=False)
@@ -1054,13 +1054,7 @@ def quadratic_fields(model, x, y, eps: float) -> tuple[np.ndarray, np.ndarray]:
     Same arguments and layout as ``vector_fields``: ``(field, quadratic)``, each (M, D + P). They
     agree up to a relative O(eps^2): the z^4 / 3 term of x tanh x and e_i = -y_i + O(eps^3).
     """
-    _check_two_layer(model)
-    x, y = _check_xy(x, y)
-    if tuple(x.shape[1:]) != model.in_shape:
-        raise ValueError(f"x has images of shape {x.shape[1:]} but the model takes {model.in_shape}")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive number (theta = eps theta_bar, eq. 27), got {eps!r}")
-    field, theta = _rescaled_field(model, x, y, eps)
+    x, y, field, theta = _rescaled_field(model, x, y, eps)
     Q = build_Q(x, y, model.m)
     D = Q.shape[1]
     quadratic = eps * np.concatenate(quadratic_field(Q, theta[:, :D], theta[:, D:]), axis=1)
