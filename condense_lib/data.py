@@ -311,17 +311,23 @@ def sample(
         [-1, 1] for CIFAR-10).
     y : tensor of targets as above.
     """
+    images, labels, dataset, pool, normalization = _pool(dataset, split, target, data_dir, normalization, crop)
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
+        raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
+    index, _ = split_index(pool, n, 0, seed)
+    return _inputs_targets(images, labels, index, dataset, target, normalization, crop, dtype)
+
+
+def _pool(dataset, split, target, data_dir, normalization, crop):
+    """The checked arguments of ``sample`` and ``held_out`` and the split they draw from:
+    ``(images, labels, dataset, pool size, normalization)``."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose 'label', 'onehot' or 'class'")
     normalization = resolve_normalization(dataset, normalization)
     images, labels = load_images(dataset, split, data_dir)
     dataset = _check(dataset, split)
-    pool = min(POOL[dataset, split], len(images))
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
-        raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
     _check_crop(crop, *images.shape[-2:])
-    index, _ = split_index(pool, n, 0, seed)
-    return _inputs_targets(images, labels, index, dataset, target, normalization, crop, dtype)
+    return images, labels, dataset, min(POOL[dataset, split], len(images)), normalization
 
 
 def _check_crop(crop, H: int, W: int) -> None:
@@ -394,13 +400,7 @@ def held_out(
     ``ValueError`` says how many are left. Returns ``(x, y)`` as ``sample`` does.
     Used in the chapter "After the initial stage".
     """
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}: choose 'label', 'onehot' or 'class'")
-    normalization = resolve_normalization(dataset, normalization)
-    images, labels = load_images(dataset, split, data_dir)
-    dataset = _check(dataset, split)
-    pool = min(POOL[dataset, split], len(images))
-    _check_crop(crop, *images.shape[-2:])
+    images, labels, dataset, pool, normalization = _pool(dataset, split, target, data_dir, normalization, crop)
     try:
         _, index = split_index(pool, n_train, n, seed)
     except ValueError as err:

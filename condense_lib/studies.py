@@ -571,6 +571,21 @@ class PhaseDiagram:
         return np.array([np.polyfit(np.log(self.widths), np.log(row), 1)[0] for row in self.mean(of)])
 
 
+def _sample_key(c: Config) -> tuple:
+    """What fixes a run's Z (eq. 35): its data sample and preprocessing, m and padding."""
+    return (c.dataset, c.split, c.n, c.seed, c.crop, c.normalization, c.m, c.padding)
+
+
+def _spectra(configs) -> dict:
+    """The spectrum of Z (eqs. 35-36) of each distinct ``_sample_key`` among ``configs``: the
+    points of a grid share a few samples, and each Z is built once."""
+    spectra = {}
+    for c in configs:
+        if _sample_key(c) not in spectra:
+            spectra[_sample_key(c)] = spectrum(build_Z(*c.data(), c.m, c.padding))
+    return spectra
+
+
 def _at_drop(result: TrainResult, config: Config, drop: float, spec: Spectrum):
     """(change, align, align at 0, lambda_1 t) at the first recorded epoch where the loss has
     fallen by ``drop``; NaNs for the first three when it never has. ``spec``: the spectrum of
@@ -600,12 +615,8 @@ def phase_diagram(gammas=None, widths=None, seeds: Optional[int] = None, *, scal
     options = {"horizon": grid["horizon"], "every": grid["every"], **options}
     configs = phase_diagram_configs(gammas.tolist(), widths.tolist(), seeds, **options)
     results = sweep(configs, client, device=device)
-    sample = lambda c: (c.dataset, c.split, c.n, c.seed, c.crop, c.normalization, c.m, c.padding)
-    spectra = {}  # one Z per sample: the grid's points share a few (one per seed)
-    for c in configs:
-        if sample(c) not in spectra:
-            spectra[sample(c)] = spectrum(build_Z(*c.data(), c.m, c.padding))
-    values = np.array([_at_drop(r, c, drop, spectra[sample(c)]) for r, c in zip(results, configs)])  # (G K S, 4)
+    spectra = _spectra(configs)  # the grid's points share a few samples (one per seed)
+    values = np.array([_at_drop(r, c, drop, spectra[_sample_key(c)]) for r, c in zip(results, configs)])  # (G K S, 4)
     change, align, align0, time = values.reshape(len(gammas), len(widths), seeds, 4).transpose(3, 0, 1, 2)
     return PhaseDiagram(float(drop), gammas, widths, np.arange(seeds), change, align, align0, time)
 
@@ -667,9 +678,12 @@ def layer_gradients(config: Config) -> np.ndarray:
     moves it by about lr x gradient / eps.
     """
     x, y, model = config.build()
-    loss = loss_fn(model(x), y, config.loss)
-    weights = [conv.weight for conv in model.convs]
-    grads = torch.autograd.grad(loss, weights)
+    return _rms_gradients(model, x, y, config.loss)
+
+
+def _rms_gradients(model, x, y, loss: str) -> np.ndarray:
+    """The root-mean-square gradient of the loss with respect to each conv layer's weights (L,)."""
+    grads = torch.autograd.grad(loss_fn(model(x), y, loss), [conv.weight for conv in model.convs])
     return np.array([float(g.double().pow(2).mean().sqrt()) for g in grads])
 
 
@@ -713,9 +727,7 @@ def layer_order(config: Config, factors, *, level: float = 0.9, every: int = 1) 
         with torch.no_grad():
             for conv, c in zip(model.convs, row):
                 conv.weight.mul_(float(c))
-        loss = loss_fn(model(x), y, config.loss)
-        grads = torch.autograd.grad(loss, [conv.weight for conv in model.convs])
-        gradients.append([float(g.double().pow(2).mean().sqrt()) for g in grads])
+        gradients.append(_rms_gradients(model, x, y, config.loss))
         result = train(model, x, y, optimizer=config.optimizer, lr=config.lr, epochs=config.epochs, loss=config.loss,
                        snapshot_epochs=snapshots, progress=False, unrecorded=UNRECORDED)
         onsets.append(measure(result).onsets(level))
@@ -1018,13 +1030,8 @@ def sensitivity(scale: str = "fast", *, level: float = 0.9, stage: float = 0.05,
     rows, seeds = sensitivity_rows(scale, grid), int(grid["seeds"])
     runs = list(dict.fromkeys(row.config.replace(seed=s) for row in rows for s in range(seeds)))
     results = dict(zip(runs, sweep(runs, client, device=device)))
-    sample = lambda c: (c.n, c.seed, c.m, c.padding)
-    spectra = {}
-    for c in runs:
-        if sample(c) not in spectra:
-            x, y = c.data()
-            spectra[sample(c)] = spectrum(build_Z(x.double().numpy(), y.double().numpy(), c.m, c.padding))
-    measures = [[_sensitivity_measures(results[c], c, row.bias, spectra[sample(c)], stage, level)
+    spectra = _spectra(runs)
+    measures = [[_sensitivity_measures(results[c], c, row.bias, spectra[_sample_key(c)], stage, level)
                  for c in (row.config.replace(seed=s) for s in range(seeds))] for row in rows]
     field = lambda name: np.array([[m[name] for m in per_seed] for per_seed in measures])
     times = rows[0].config.times()
