@@ -11,7 +11,7 @@ Three of the paper's settings (n = 500 images, full batch, the paper's step size
 For each, in one process and interleaved (library, reference, library, ...), so that a
 load on the machine hits both alike:
 
-- ``condense_lib.train`` on ``condense_lib.CNN`` (what ``condense_lib.run`` computes, without
+- ``condense_lib.training.trainer`` on ``condense_lib.CNN`` (what ``condense_lib.run`` computes, without
   its cache) against a reference loop written the way such research code usually is: a
   ``torch.nn`` model, a ``DataLoader`` over a ``TensorDataset`` with the full batch,
   ``zero_grad(); backward(); step()``, ``loss.item()`` every epoch and the kernels' cosine
@@ -61,9 +61,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import condense_lib as cl
-from condense_lib.experiments import UNRECORDED
-from condense_lib.train import _Autograd, _optimizer, _reuse_freed_memory
-from condense_lib.two_layer import TwoLayerStack, covers
+from condense_lib.training.config import UNRECORDED
+from condense_lib.training.trainer import _Autograd, _optimizer, _reuse_freed_memory
+from condense_lib.training.two_layer import TwoLayerStack, covers
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("CONDENSE_PROGRESS", "0")

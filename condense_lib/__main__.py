@@ -32,8 +32,11 @@ import sys
 import time
 import warnings
 
-from .cache import CacheError, cache_dir
-from .experiments import FIGURES, SCALES, Config, default_scale, figure_names, is_cached, run, seconds_per_epoch
+from .paper.figures import FIGURES, figure_names
+from .training.cache import CacheError, cache_dir
+from .training.config import Config
+from .training.device import resolve_device
+from .training.runner import SCALES, default_scale, is_cached, run, seconds_per_epoch
 
 
 def _describe(config) -> str:
@@ -72,14 +75,14 @@ def _config(name: str, scale: str, changes: dict) -> Config:
         raise ValueError(f"{name} with --set {' '.join(f'{k}={v!r}' for k, v in changes.items())}: {err}") from None
 
 
-def _check_device(device: str) -> None:
+def _check_device(device) -> None:
     """Refuse a device string torch does not know, or a device absent here, before any work."""
     import torch
 
     try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as err:
-        raise ValueError(f"--device {device!r} is not a torch device ({err}); use cpu, cuda or cuda:N") from None
+        dev = resolve_device(device)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device is available here; use --device cpu")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
@@ -96,8 +99,16 @@ def _check_device(device: str) -> None:
         raise ValueError(f"--device {device}: not usable here ({reason}); use --device cpu") from None
 
 
-def _list(args) -> int:
+def _scale(args) -> str:
+    """``--scale``, else ``CONDENSE_SCALE`` (default fast); "auto" chooses per chapter, not here."""
     scale = args.scale or default_scale()
+    if scale == "auto":
+        raise ValueError("CONDENSE_SCALE=auto chooses the scale per chapter; give --scale fast or --scale paper")
+    return scale
+
+
+def _list(args) -> int:
+    scale = _scale(args)
     changes = _overrides(args.set)
     names = figure_names(args.figures or "all")
     configs = {name: _config(name, scale, changes) for name in names}
@@ -108,13 +119,13 @@ def _list(args) -> int:
     for name, config in configs.items():
         mark = "cached" if is_cached(config) else ""
         if args.estimate and config not in timed:  # figs. 2, 3 and 8 share one run
-            timed[config] = seconds_per_epoch(config, args.device)
+            timed[config] = seconds_per_epoch(config, device=args.device)
             total += 0.0 if mark else config.epochs * timed[config]
         estimate = (f"  ~{_duration(config.epochs * timed[config])} ({config.epochs} x {timed[config]:.3g} s)"
                     if args.estimate else "")
         print(f"  {name:14s} {_describe(config)}  {mark}{estimate}", flush=True)
     if args.estimate:
-        print(f"estimated on {args.device}, from two timed epochs each: about {_duration(total)} "
+        print(f"estimated on {resolve_device(args.device)}, from two timed epochs each: about {_duration(total)} "
               f"for the runs not yet cached")
     return 0
 
@@ -127,7 +138,7 @@ def _duration(seconds: float) -> str:
 
 
 def _run(args) -> int:
-    scale = args.scale or default_scale()
+    scale = _scale(args)
     names = figure_names(args.figures)
     changes = _overrides(args.set)
     configs = [(name, _config(name, scale, changes)) for name in names]  # every setting checked before training
@@ -162,9 +173,10 @@ def _client(scheduler):
 
 
 def _sweep(args) -> int:
-    from .sweep import SWEEPS, sweep
+    from .studies.sweeps import SWEEPS
+    from .training.sweep import sweep
 
-    scale = args.scale or default_scale()
+    scale = _scale(args)
     if args.name not in SWEEPS:
         raise ValueError(f"unknown sweep {args.name!r}: choose one of {', '.join(sorted(SWEEPS))}")
     configs = SWEEPS[args.name](scale)
@@ -199,11 +211,11 @@ def main(argv=None) -> int:
     listing.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE", help="change Config fields")
     listing.add_argument("--estimate", action="store_true",
                          help="time two epochs of each run and print an estimate of its length")
-    listing.add_argument("--device", default="cpu", help="torch device the estimate is for (default cpu)")
+    listing.add_argument("--device", help="torch device the estimate is for (default: the best here, cuda if there is one)")
     running = sub.add_parser("run", help="train figures into the cache")
     running.add_argument("figures", nargs="+", help="figure names (fig12), prefixes (fig4) or 'all'")
     running.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
-    running.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default cpu)")
+    running.add_argument("--device", help="torch device, e.g. cpu or cuda (default: the best here, cuda if there is one)")
     running.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE",
                          help="change Config fields of the runs, e.g. --set n=100 seed=1")
     running.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -212,7 +224,7 @@ def main(argv=None) -> int:
     sweeping.add_argument("--scale", choices=SCALES, help="default: $CONDENSE_SCALE or 'fast'")
     sweeping.add_argument("--scheduler", metavar="ADDRESS|local",
                           help="a Dask scheduler address, or 'local' for a LocalCluster (default: no Dask)")
-    sweeping.add_argument("--device", default="cpu", help="torch device of every point, e.g. cuda (default cpu)")
+    sweeping.add_argument("--device", help="torch device of every point, e.g. cpu or cuda (default: the best there)")
     sweeping.add_argument("--batch", type=int, default=1, metavar="S",
                           help="train up to S seeds of one two-layer setting in one call (default 1: none)")
     sweeping.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -1,10 +1,16 @@
-"""The set-up every chapter runs first: on Colab, the right ``condense_lib``; everywhere, the device.
+"""The set-up every chapter runs first (on Colab, the right ``condense_lib``), and what a
+notebook session means for the library's progress bars.
 
 A chapter's set-up cell (written by ``tools/set_repository.py``, the one place that
 names the repository) installs ``condense_lib`` with ``%pip`` on a fresh Colab runtime,
 where it cannot be imported yet, then calls :func:`notebook_setup`. That call handles a
 runtime that already holds a *different* install, e.g. after the chapter moved to a
-newer release, and returns the torch device.
+newer release. The device is not the notebook's business: every function that trains takes
+``device=None``, the best this machine has (``training.device.resolve_device``;
+``CONDENSE_DEVICE=cpu`` keeps a GPU machine on its CPU).
+
+Importing this module registers the progress policy of a notebook (``training.progress``): a
+bar in a terminal or a live notebook session, never in a headless build.
 """
 from __future__ import annotations
 
@@ -16,7 +22,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import torch
+from .training.progress import set_progress_policy
+
+__all__ = ["notebook_setup", "live_frontend", "on_colab", "install_spec", "installed_ref"]
 
 PACKAGE = "condense_lib"
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -70,8 +78,8 @@ def _pip_install(spec: str) -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", spec], check=False)
 
 
-def notebook_setup(repository: str, ref: str) -> str:
-    """Make sure a Colab runtime holds the ``condense_lib`` a chapter was written for; return the device.
+def notebook_setup(repository: str, ref: str) -> None:
+    """Make sure a Colab runtime holds the ``condense_lib`` a chapter was written for.
 
     On Colab, a ``condense_lib`` that pip installed from another git ref than ``ref`` is
     replaced by ``%pip install`` from ``ref``; since the old one is already imported, the
@@ -86,11 +94,6 @@ def notebook_setup(repository: str, ref: str) -> str:
         ``OWNER/NAME`` of the GitHub repository the chapter installs from.
     ref : str
         The tag or commit the chapter was written for, such as ``"v0.1.0"``.
-
-    Returns
-    -------
-    str
-        ``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``.
 
     Raises
     ------
@@ -111,7 +114,6 @@ def notebook_setup(repository: str, ref: str) -> str:
             raise SystemExit(
                 f"{PACKAGE} {ref} replaced {have}: restart the session (Runtime > Restart session), then run all cells."
             )
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def live_frontend() -> bool:
@@ -126,3 +128,6 @@ def live_frontend() -> bool:
     except ImportError:
         return False
     return True
+
+
+set_progress_policy(lambda: live_frontend() or sys.stderr.isatty())

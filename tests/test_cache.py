@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from condense_lib import Config, cache_dir, config_hash, experiments, load_or_compute, run
-from condense_lib.cache import CacheError, cache_path, lookup, read_npz, write_npz
+import condense_lib as cl
+from condense_lib import Config, cache_dir, config_hash, load_or_compute, run
+from condense_lib.training import runner as experiments
+from condense_lib.training.cache import CacheError, cache_path, lookup, read_npz, write_npz
 
-CACHE_PY = Path(__file__).resolve().parents[1] / "condense_lib" / "cache.py"
+CACHE_PY = Path(__file__).resolve().parents[1] / "condense_lib" / "training" / "cache.py"
 TINY = Config(split="test", n=10, crop=8, channels=(2,), epochs=3, lr=1e-3)
 ARRAYS = lambda: {"a": np.arange(4.0)}
 
@@ -133,7 +135,7 @@ def test_a_name_cannot_leave_the_cache_folder(tmp_cache, name):
 def test_nan_or_wrong_shapes_in_a_cached_file_are_recomputed(tmp_cache, data_dir):
     first = run(TINY, progress=False)
     path = TINY.cache_path()  # run writes under the key the CLI reads
-    key = {**TINY.to_dict(), "results_version": experiments.RESULTS_VERSION}
+    key = {**TINY.to_dict(), "results_version": cl.RESULTS_VERSION}
     good = read_npz(path, key)
     faults = {
         "nan-weights": {"param/convs.0.weight": np.full_like(good["param/convs.0.weight"], np.nan)},
@@ -146,7 +148,7 @@ def test_nan_or_wrong_shapes_in_a_cached_file_are_recomputed(tmp_cache, data_dir
     for name, change in faults.items():
         arrays = {k: v for k, v in {**good, **change}.items() if v is not None}
         write_npz(path, arrays, key)
-        assert lookup(TINY.cache_path().stem, experiments._valid(TINY)) is None, name
+        assert lookup(TINY.cache_path().stem, cl.result_check(TINY)) is None, name
         with pytest.warns(UserWarning, match="ignoring the cache file .*recomputing"):
             again = run(TINY, progress=False)
         assert np.array_equal(again.loss, first.loss), name

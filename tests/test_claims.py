@@ -52,3 +52,18 @@ def test_the_onset_is_the_first_recorded_epoch_at_which_the_layer_is_condensed()
     # the claim reads the onset's loss: 0.95 passes though the shown epoch's loss has fallen 20%
     failed = [claim for claim, key, test in cl.CLAIMS["fig10_tanh"] if not test(numbers[key])]
     assert failed == []
+
+
+def test_layer_order_claims_read_the_rows_of_the_table():
+    factors = np.array(cl.LAYER_ORDER_FACTORS, dtype=float)
+    gradients = np.array([[1e-9, 1, 1], [1e-7, 1, 1], [1e-11, 1, 1], [1e-9, 1, 1]])
+    onsets = np.array([[20, 16, 8], [21, 16, 12], [19, 16, 6], [-1, 16, 8]])
+    order = cl.LayerOrder(factors, gradients, onsets, np.arange(30), 0.9)
+    numbers = cl.check_layer_order(order)
+    assert numbers["on1"] == 20 and numbers["up3"] == 12 and numbers["own1"] == -1
+    moved = cl.LayerOrder(factors, gradients, onsets * np.array([[1, 1, 1], [2, 1, 1], [1, 1, 1], [1, 1, 1]]),
+                          np.arange(30), 0.9)
+    with pytest.raises(cl.ClaimError, match="onset moves by at most 15%"):
+        cl.check_layer_order(moved)
+    with pytest.raises(ValueError, match="LAYER_ORDER_FACTORS"):
+        cl.layer_order_numbers(cl.LayerOrder(factors[:2], gradients[:2], onsets[:2], np.arange(30), 0.9))

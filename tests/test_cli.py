@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import condense_lib as cl
-from condense_lib import experiments
 from condense_lib.__main__ import main
+from condense_lib.training import runner as experiments
 
 # fig12's run shrunk: 20 MNIST images cropped to 10 x 10, 3 GD steps (well under a second).
 TINY = ["--set", "n=20", "crop=10", "epochs=3", "snapshot_epochs=0,3", "--quiet"]
@@ -117,7 +117,7 @@ def test_a_write_that_fails_after_training_is_a_warning_and_the_run_succeeds(tmp
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("condense_lib.cache.write_npz", full)
+    monkeypatch.setattr("condense_lib.training.cache.write_npz", full)
     assert main(["run", "fig12", *TINY]) == 0
     captured = capsys.readouterr()
     assert "fig12: done" in captured.out

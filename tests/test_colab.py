@@ -25,7 +25,7 @@ FAKE_COLAB = "import sys, types; sys.modules['google.colab'] = types.ModuleType(
 CHECK = """\
 import json
 Z = cl.build_Z(np.ones((4, 1, 5, 5)), np.arange(4.0), 3)
-print(json.dumps({"file": cl.__file__, "ref": cl.notebook.installed_ref(), "device": DEVICE, "Z": list(Z.shape)}))"""
+print(json.dumps({"file": cl.__file__, "ref": cl.notebook.installed_ref(), "device": cl.resolve_device().type, "Z": list(Z.shape)}))"""
 
 
 def setup_cell():
@@ -148,15 +148,13 @@ def colab(monkeypatch):
 def test_setup_elsewhere_installs_nothing(monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr(notebook, "_pip_install", lambda spec: pytest.fail("installed outside Colab"))
-    import torch
-
-    assert notebook.notebook_setup("a/b", "v1") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert notebook.notebook_setup("a/b", "v1") is None
 
 
 @pytest.mark.parametrize("have", [None, "v1"])
 def test_setup_keeps_the_right_or_a_hand_made_install(colab, monkeypatch, have):
     monkeypatch.setattr(notebook, "installed_ref", lambda: have)
-    assert notebook.notebook_setup("a/b", "v1") in ("cpu", "cuda") and colab == []
+    assert notebook.notebook_setup("a/b", "v1") is None and colab == []
 
 
 def test_setup_replaces_another_ref_and_asks_for_a_restart(colab, monkeypatch):

@@ -26,7 +26,7 @@ def test_kernel_vectors_follow_the_papers_order():
             assert np.array_equal(K[beta * 3 + alpha], np.r_[W[beta, alpha].ravel(), b[beta]])
     F = kernel_vectors(W, b, per="filter", bias=True)
     assert F.shape == (4, 13) and np.array_equal(F[2], np.r_[W[2].ravel(), b[2]])
-    assert kernel_vectors(W).shape == (12, 4)
+    assert kernel_vectors(W, per="kernel").shape == (12, 4) and kernel_vectors(W).shape == (4, 12)
 
 
 def test_cosine_matrix_equals_a_naive_loop():

@@ -9,8 +9,8 @@ import torch
 
 import condense_lib as cl
 from condense_lib import Config
-from condense_lib.cache import config_hash
-from condense_lib.experiments import RESULTS_VERSION
+from condense_lib.training.cache import config_hash
+from condense_lib.training.config import RESULTS_VERSION
 
 # A small valid base (MNIST test split, 2 kernels, 3 epochs); each case changes some fields.
 BASE = dict(split="test", n=20, crop=10, channels=(2,), epochs=3, lr=1e-3)

@@ -6,8 +6,8 @@ import torch
 
 import condense_lib as cl
 from condense_lib import (
+    CHANNEL_STATS,
     DEFAULT_NORMALIZATION,
-    NORMALIZATION,
     NORMALIZATIONS,
     image_pool,
     load_images,
@@ -35,7 +35,7 @@ def test_cifar10_subset_matches_the_data_readme(data_dir):
 
 def test_sample_normalizes_and_is_seeded(data_dir):
     x, y = sample("mnist", 10000, seed=0, split="test", data_dir=data_dir, dtype=torch.float64)
-    mean, std = NORMALIZATION["mnist"]
+    mean, std = CHANNEL_STATS["mnist"]
     assert x.shape == (10000, 1, 28, 28) and y.shape == (10000,)
     # the whole pool: the normalized mean is (33.79/255 - 0.1307) / 0.3081
     assert x.mean().item() == pytest.approx((33.79 / 255 - mean[0]) / std[0], abs=1e-3)
@@ -55,7 +55,7 @@ def test_sample_cifar_targets(data_dir):
     # per-channel normalization of the CIFAR-10 constants, when asked for
     xs, _ = sample("cifar10", 4000, seed=0, data_dir=data_dir, dtype=torch.float64, normalization="standard")
     raw, _ = load_images("cifar10", "train", data_dir)
-    mean, std = NORMALIZATION["cifar10"]
+    mean, std = CHANNEL_STATS["cifar10"]
     expect = (raw.mean(axis=(0, 2, 3)) / 255 - np.array(mean)) / np.array(std)
     np.testing.assert_allclose(xs.mean(dim=(0, 2, 3)).numpy(), expect, rtol=1e-6)
 
@@ -92,7 +92,7 @@ def test_default_normalization_is_the_papers_per_dataset(data_dir):
 
 def test_normalize_against_a_loop():
     images = np.random.default_rng(0).integers(0, 256, size=(2, 3, 4, 4), dtype=np.uint8)
-    mean, std = NORMALIZATION["cifar10"]
+    mean, std = CHANNEL_STATS["cifar10"]
     want = {"unit": lambda v, c: v / 255, "symmetric": lambda v, c: (v / 255 - 0.5) / 0.5,
             "standard": lambda v, c: (v / 255 - mean[c]) / std[c]}
     for name, formula in want.items():

@@ -60,7 +60,7 @@ def test_build_Z_with_padding_equals_a_loop_over_the_padded_images(shape, m, pad
     assert Z.shape == ((shape[2] + 2 * pad - m + 1) * (shape[3] + 2 * pad - m + 1), shape[1] * m * m + 1)
     np.testing.assert_allclose(Z, _loop_Z_padded(x, y, m, pad), rtol=1e-12, atol=1e-14)
     # the patches the two-layer trainer multiplies average to the same Z (eq. 35)
-    from condense_lib.two_layer import patches
+    from condense_lib.training.two_layer import patches
 
     P = patches(torch.as_tensor(x), m, pad)
     np.testing.assert_allclose((torch.as_tensor(y)[:, None, None] * P).mean(0).numpy(), Z, rtol=1e-12, atol=1e-14)

@@ -50,9 +50,9 @@ def test_energy_phi_and_T_eff_against_loops():
             if M * eps**2 * ph[t] ** 3 > M ** (-(gamma_eps - 1) / 4):
                 expected = times[t]
                 break
-        assert T_eff(times, np.array(ph), M, eps) == expected
+        assert T_eff(times, np.array(ph), M, eps=eps) == expected
     # phi > M^((gamma_eps - 1)/4) is the same condition
-    assert T_eff(times, np.array(ph), M, 1e-2) == first_time(times, np.array(ph) > M ** ((gamma_exponent(M, 1e-2) - 1) / 4))
+    assert T_eff(times, np.array(ph), M, eps=1e-2) == first_time(times, np.array(ph) > M ** ((gamma_exponent(M, 1e-2) - 1) / 4))
 
 
 def test_t0_and_the_bound_of_eq59():
@@ -100,10 +100,10 @@ def test_prop2_bound_holds_along_a_nonlinear_run_and_matches_its_formula(two_lay
     result = train(model, x, y, optimizer="gd", lr=lr, epochs=41, snapshot_epochs=[0, 1, 40, 41], progress=False)
     W, a = theta_bar(result.snapshots, eps)
     vW, va = velocity(W, a, lr)  # snapshots 0, 1 and 40, 41 are consecutive: rows 0 and 2
-    BF, BG = prop2_bound(W, a, eps, x, y)
+    BF, BG = prop2_bound(W, a, eps, x=x, y=y)
     for k in (0, 2):
         f, g = vW[k] - a[k] @ Z, va[k] - W[k] @ Z.T  # eq. 45
-        bf, bg = prop2_bound(W[k], a[k], eps, x, y)
+        bf, bg = prop2_bound(W[k], a[k], eps, x=x, y=y)
         np.testing.assert_allclose(BF[k], bf)
         np.testing.assert_allclose(BG[k], bg)
         assert (np.linalg.norm(f, axis=1) <= bf).all() and (np.linalg.norm(g, axis=1) <= bg).all()
@@ -113,10 +113,10 @@ def test_prop2_bound_holds_along_a_nonlinear_run_and_matches_its_formula(two_lay
         D, P, M = 10, 20, 5
         E = max(np.sqrt(W[k, b] @ W[k, b] + a[k, b] @ a[k, b]) for b in range(M))
         fac = c**2 * D * P / 2 * M * eps**2 * E**2 + c**3 * D * np.sqrt(P) * eps * E
-        assert prop2_constants(x, y, D, P) == pytest.approx((c**2 * D * P / 2, c**3 * D * np.sqrt(P)))
+        assert prop2_constants(x, y, D, P=P) == pytest.approx((c**2 * D * P / 2, c**3 * D * np.sqrt(P)))
         np.testing.assert_allclose(bf, fac * np.linalg.norm(a[k], axis=1))
         np.testing.assert_allclose(bg, fac * np.linalg.norm(W[k], axis=1))
-        printed_f, printed_g = prop2_bound(W[k], a[k], eps, x, y, as_printed=True)  # eq. 48 as printed
+        printed_f, printed_g = prop2_bound(W[k], a[k], eps, x=x, y=y, as_printed=True)  # eq. 48 as printed
         np.testing.assert_allclose(printed_f, (M * eps**2 * E**2 + eps * E) * np.linalg.norm(a[k], axis=1))
         np.testing.assert_allclose(printed_g, (M * eps**2 * E**2 + eps * E) * np.linalg.norm(W[k], axis=1))
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import condense_lib as cl
-from condense_lib import experiments
 from condense_lib.__main__ import main
-from condense_lib.cache import cache_dir, cache_path, config_hash, read_npz, write_npz
+from condense_lib.training import runner as experiments
+from condense_lib.training.cache import cache_dir, cache_path, config_hash, read_npz, write_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,7 +113,7 @@ def test_names_scales_and_selections(monkeypatch):
 def test_a_figure_must_show_recorded_epochs():
     c = cl.get_config("fig12", "fast")
     with pytest.raises(ValueError, match="must be recorded"):
-        experiments.Figure("x", "", c, c, (3600,), (359,), "")
+        cl.Figure("x", "", c, c, (3600,), (359,), "")
 
 
 def test_theory_config_is_cached_and_crops(tmp_cache, data_dir, monkeypatch):
@@ -145,7 +145,7 @@ TINY = cl.Config(split="test", n=8, channels=(2, 3), m=3, epochs=4, lr=1e-3, sna
 
 def test_cache_key_and_path_name_every_field_and_the_results_version(tmp_cache):
     key = TINY.cache_key()
-    assert key == {**TINY.to_dict(), "results_version": experiments.RESULTS_VERSION}
+    assert key == {**TINY.to_dict(), "results_version": cl.RESULTS_VERSION}
     assert TINY.cache_path() == cache_path("run", key) == cache_dir() / f"run-{config_hash(key)}.npz"
     assert TINY.replace(lr=2e-3).cache_path() != TINY.cache_path()
 
@@ -212,10 +212,10 @@ def test_tf32_is_off_during_a_cuda_run_and_restored_after():
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     try:
-        with experiments._full_float32("cuda"):
+        with cl.full_float32("cuda"):
             assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-        with experiments._full_float32("cpu"):
+        with cl.full_float32("cpu"):
             assert torch.backends.cudnn.allow_tf32
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
@@ -257,5 +257,5 @@ def test_cli_run_fills_the_cache_once_for_a_shared_run(tmp_cache, monkeypatch, c
     monkeypatch.setattr("condense_lib.__main__.run", lambda config, **kw: calls.append((config, kw)))
     assert main(["run", "fig2", "fig3", "fig8", "--scale", "fast", "--quiet"]) == 0
     assert len(calls) == 1 and calls[0][0] == cl.get_config("fig2", "fast")
-    assert calls[0][1] == {"device": "cpu", "progress": False}
+    assert calls[0][1] == {"device": None, "progress": False}
     assert capsys.readouterr().out.count("same run as above") == 2

@@ -44,7 +44,7 @@ def test_closed_form_matches_solve_ivp_and_expm(name, make):
     M = 3
     W0, a0 = rng.normal(size=(M, D)), rng.normal(size=(M, P))
     times = np.array([0.0, 0.1, 0.5, 1.3])
-    W, a = closed_form(Z, W0, a0, times)
+    W, a = closed_form(Z, W0, a0, times=times)
     assert W.shape == (4, M, D) and a.shape == (4, M, P)
     A = _A(Z)
     for beta in range(M):
@@ -64,7 +64,7 @@ def test_reference_solutions_agree_with_scipy_written_out():
     W0, a0 = rng.normal(size=(2, 3)), rng.normal(size=(2, 5))
     times = np.array([0.0, 0.4, 1.0])
     for method in ("solve_ivp", "expm"):
-        W, a = reference_solution(Z, W0, a0, times, method=method)
+        W, a = reference_solution(Z, W0, a0, times=times, method=method)
         for beta in range(2):
             for k, t in enumerate(times):
                 ref = expm(t * _A(Z)) @ np.r_[W0[beta], a0[beta]]
@@ -75,7 +75,7 @@ def test_frozen_part_of_remark_5_does_not_move():
     rng = np.random.default_rng(2)
     Z = _rank_deficient(6, 5, 2, 2)  # null space of Z: 3 directions of theta_W; of Z^T: 4 of theta_a
     W0, a0 = rng.normal(size=(4, 5)), rng.normal(size=(4, 6))
-    W, a = closed_form(Z, W0, a0, np.linspace(0, 3, 7))
+    W, a = closed_form(Z, W0, a0, times=np.linspace(0, 3, 7))
     _, s, Vt = np.linalg.svd(Z)
     U = np.linalg.svd(Z)[0]
     null_W, null_a = Vt[2:].T, U[:, 2:]  # (5, 3), (6, 4)
@@ -95,20 +95,20 @@ def test_gd_closed_form_equals_iterating_I_plus_lr_A():
     lr = 0.3 / lam1  # large enough that it differs from the flow, and 1 - lr lambda_k > 0
     step = np.eye(8) + lr * _A(Z)
     times = lr * np.array([0, 1, 7, 20])
-    W, a = closed_form(Z, W0, a0, times, lr=lr)
+    W, a = closed_form(Z, W0, a0, times=times, lr=lr)
     for k, n_steps in enumerate([0, 1, 7, 20]):
         ref = np.linalg.matrix_power(step, n_steps) @ np.concatenate([W0, a0], axis=1).T
         np.testing.assert_allclose(np.concatenate([W[k], a[k]], axis=1), ref.T, rtol=1e-11, atol=1e-11)
-    Wf, _ = closed_form(Z, W0, a0, times)
+    Wf, _ = closed_form(Z, W0, a0, times=times)
     assert np.abs(Wf[-1] - W[-1]).max() > 1e-2  # the flow is not GD at this step
 
 
 def test_large_lambda_t_is_exact_and_overflow_is_refused():
     Z = np.array([[2.0, 0.0], [0.0, 1.0]])
-    W, a = closed_form(Z, np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]), np.array([300.0]))
+    W, a = closed_form(Z, np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]), times=np.array([300.0]))
     assert W[0, 0, 0] == pytest.approx(np.cosh(600.0), rel=1e-12) and a[0, 0, 0] == pytest.approx(np.sinh(600.0), rel=1e-12)
     with pytest.raises(ValueError, match="overflows"):
-        closed_form(Z, np.ones((1, 2)), np.ones((1, 2)), np.array([400.0]))
+        closed_form(Z, np.ones((1, 2)), np.ones((1, 2)), times=np.array([400.0]))
 
 
 def test_a_trained_network_follows_the_closed_form_at_early_times(two_layer_problem):
@@ -127,8 +127,8 @@ def test_a_trained_network_follows_the_closed_form_at_early_times(two_layer_prob
     np.testing.assert_allclose(np.concatenate([lW, la], 1), ref, rtol=1e-12, atol=1e-12)
     times = lr * result.epochs
     real = np.concatenate([W, a], axis=2)
-    gd = np.concatenate(closed_form(Z, W[0], a[0], times, lr=lr), axis=2)
-    flow = np.concatenate(closed_form(Z, W[0], a[0], times), axis=2)
+    gd = np.concatenate(closed_form(Z, W[0], a[0], times=times, lr=lr), axis=2)
+    flow = np.concatenate(closed_form(Z, W[0], a[0], times=times), axis=2)
     assert relative_distance(real, gd).max() < 1e-6  # exact up to the O(eps^2) nonlinearity
     gap = relative_distance(real, flow)
     assert 1e-4 < gap[-1] < 0.05  # Euler's O(lr lambda_1) error, small for a small step
@@ -146,20 +146,20 @@ def test_bad_inputs_raise_clear_errors():
     Z = rng.normal(size=(6, 4))
     W0, a0, times = rng.normal(size=(2, 4)), rng.normal(size=(2, 6)), np.array([0.0, 1.0])
     with pytest.raises(ValueError, match="theta_W must have shape"):
-        closed_form(Z, rng.normal(size=(2, 5)), a0, times)
+        closed_form(Z, rng.normal(size=(2, 5)), a0, times=times)
     with pytest.raises(ValueError, match="theta_a must have shape"):
-        closed_form(Z, W0, rng.normal(size=(2, 4)), times)
+        closed_form(Z, W0, rng.normal(size=(2, 4)), times=times)
     with pytest.raises(ValueError, match="same leading axes"):
-        closed_form(Z, W0, rng.normal(size=(3, 6)), times)
+        closed_form(Z, W0, rng.normal(size=(3, 6)), times=times)
     with pytest.raises(ValueError, match="Z must be a matrix"):
-        closed_form(Z[0], W0, a0, times)
+        closed_form(Z[0], W0, a0, times=times)
     with pytest.raises(ValueError, match="times must be >= 0"):
-        closed_form(Z, W0, a0, np.array([-1.0]))
+        closed_form(Z, W0, a0, times=np.array([-1.0]))
     with pytest.raises(ValueError, match="multiples of lr"):
-        closed_form(Z, W0, a0, np.array([0.15]), lr=0.1)
+        closed_form(Z, W0, a0, times=np.array([0.15]), lr=0.1)
     with pytest.raises(ValueError, match="consecutive GD steps"):
         velocity(W0[None], a0[None], 0.1)
     with pytest.raises(ValueError, match="same shape"):
         relative_distance((W0[None], a0[None]), W0[None])
     with pytest.raises(ValueError, match="unknown method"):
-        reference_solution(Z, W0, a0, times, method="euler")
+        reference_solution(Z, W0, a0, times=times, method="euler")

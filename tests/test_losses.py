@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from condense_lib.losses import loss_fn, output_gradient
+from condense_lib.theory.losses import loss_fn, output_gradient
 
 
 def test_losses():
@@ -31,5 +31,5 @@ def test_output_gradient_is_the_derivative_of_the_loss(loss, d, target):
     else:
         y = labels
     (expected,) = torch.autograd.grad(loss_fn(out, y, loss), out)
-    got = output_gradient(out.detach()[None], y[None], loss, 6)[0]
+    got = output_gradient(out.detach()[None], y[None], loss, n=6)[0]
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12, atol=1e-15)

@@ -12,7 +12,7 @@ def test_paper_init_std_matches_sigma_1():
     model = CNN((3, 32, 32), (64, 64), m=5, head="fc", d=10, gamma=1.2, seed=1)
     for conv, c_in in zip(model.convs, (3, 64)):
         w = conv.weight.detach().double().flatten()
-        s = sigma_1(c_in, 64, 5, 1.2)
+        s = sigma_1(c_in, 64, 5, gamma=1.2)
         assert s == pytest.approx(((c_in + 64) * 25 / 2) ** -1.2)
         # the sample std of N draws is within 4 standard errors s / sqrt(2N)
         assert abs(w.std().item() - s) < 4 * s / math.sqrt(2 * w.numel())

@@ -44,17 +44,19 @@ def test_regime_comparison_draws_three_labelled_panels_within_the_width():
 
     matplotlib.use("Agg")
     rng = np.random.default_rng(0)
-    K, S = 4, 6
-    comp = cl.RegimeComparison(
-        gamma_eps=np.array([0.5, 0.5, 2.0, 2.0]), widths=np.array([4, 16, 4, 16]), eps=np.full(K, 0.1), level=0.7,
-        lr=0.01, lambda_1=10.0, times=np.arange(S) * 0.01, loss=np.linspace(1, 0.5, S)[None].repeat(K, 0),
-        change=rng.uniform(0.01, 1, (K, S)), align=rng.uniform(0.3, 1, (K, S)), aligned=np.zeros((K, S)),
-        stop=np.array([2, 2, 3, 4]))
+    G, K, S, T = 2, 2, 1, 6
+    shape = (G, K, S, T)
+    comp = cl.Regimes(
+        scale="fast", gammas_eps=np.array([0.5, 2.0]), widths=np.array([4, 16]), seeds=np.arange(S),
+        eps=np.full((G, K), 0.1), reference="zero", level=0.7, lr=np.full((G, K), 0.01),
+        loss=np.broadcast_to(np.linspace(1, 0.5, T), shape), change=rng.uniform(0.01, 1, shape),
+        align=rng.uniform(0.3, 1, shape), lambda_t=np.broadcast_to(np.arange(T) * 0.1, shape),
+        stop=np.array([2, 2, 3, -1]).reshape(G, K, S), aligned=np.zeros((G, K, S)))
     axes = cl.regime_comparison(comp)
     assert len(axes) == 3 and all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
     assert axes[0].figure.get_figwidth() <= 8.0
-    assert len(axes[1].get_legend().get_texts()) == K
-    np.testing.assert_array_equal(comp.at_stop("change"), comp.change[np.arange(K), comp.stop])
+    assert len(axes[1].get_legend().get_texts()) == G * K
+    assert comp.at_stop("change")[0, 0, 0] == comp.change[0, 0, 0, 2] and np.isnan(comp.at_stop("change")[1, 1, 0])
 
 
 def test_optimizer_figures_draw_labelled_panels_within_the_width():

@@ -12,7 +12,8 @@ import pytest
 from scipy import integrate, linalg, optimize, stats
 
 import condense_lib as cl
-from condense_lib import plotting, proof
+from condense_lib import plotting
+from condense_lib import theory as proof
 
 # ----------------------------------------------------------------------------- Lemma 1, eq. 53
 
@@ -25,38 +26,38 @@ def _binomial_ok(freq, p, n, z=5.0):
 def test_lemma1_and_eq53_against_monte_carlo_and_the_union_bound():
     rng = np.random.default_rng(0)
     M, D, P, delta, draws = 4, 3, 5, 0.2, 20000
-    eta = proof.lemma1_eta(M, D, P, delta)
+    eta = proof.lemma1_eta(M, D, P, delta=delta)
     N = M * (D + P)
     assert np.isclose(N * 2 * np.exp(-eta**2 / 2), delta)  # the union bound at eta is delta (eq. 49)
     exact = float(proof.max_entry_tail(eta, N))
     assert exact <= delta
     samples = np.abs(rng.standard_normal((draws, N))).max(axis=1)
     assert _binomial_ok((samples > eta).mean(), exact, draws)
-    assert np.isclose(proof.phi0_bound(M, D, P, delta), np.sqrt(D + P) * eta)
+    assert np.isclose(proof.phi0_bound(M, D, P, delta=delta), np.sqrt(D + P) * eta)
 
 
 def test_max_energy_tail_against_scipy_and_monte_carlo():
     # one kernel: the chi-square survival function itself
-    assert np.isclose(float(proof.max_energy_tail(3.0, 1, 4, 2)), stats.chi2.sf(9.0, 6))
+    assert np.isclose(float(proof.max_energy_tail(3.0, 1, 4, P=2)), stats.chi2.sf(9.0, 6))
     rng = np.random.default_rng(1)
     M, D, P, draws = 5, 2, 3, 20000
     energy = np.sqrt(np.square(rng.standard_normal((draws, M, D + P))).sum(-1)).max(-1)
     for phi in (2.5, 3.0, 4.0):
-        assert _binomial_ok((energy > phi).mean(), float(proof.max_energy_tail(phi, M, D, P)), draws)
+        assert _binomial_ok((energy > phi).mean(), float(proof.max_energy_tail(phi, M, D, P=P)), draws)
 
 
 @pytest.mark.parametrize("M, D, P, delta", [(1, 10, 0, 0.1), (32, 10, 676, 0.1), (1000, 28, 16, 0.01), (3, 1, 1, 0.5)])
 def test_the_chi_square_phi0_holds_and_is_sharper_than_eq53(M, D, P, delta):
-    sharp = proof.phi0_chi2(M, D, P, delta)
-    assert float(proof.max_energy_tail(sharp, M, D, P)) <= delta
-    assert float(proof.max_energy_tail(proof.phi0_bound(M, D, P, delta), M, D, P)) <= delta
-    assert sharp < proof.phi0_bound(M, D, P, delta)
+    sharp = proof.phi0_chi2(M, D, P, delta=delta)
+    assert float(proof.max_energy_tail(sharp, M, D, P=P)) <= delta
+    assert float(proof.max_energy_tail(proof.phi0_bound(M, D, P, delta=delta), M, D, P=P)) <= delta
+    assert sharp < proof.phi0_bound(M, D, P, delta=delta)
 
 
 def test_initial_draws_against_a_loop_and_independent_of_the_chunk():
     M, D, P, draws = 3, 2, 4, 7
-    s = proof.initial_draws(M, D, P, draws, seed=5, chunk=3)
-    t = proof.initial_draws(M, D, P, draws, seed=5, chunk=64)
+    s = proof.initial_draws(M, D, P, draws=draws, seed=5, chunk=3)
+    t = proof.initial_draws(M, D, P, draws=draws, seed=5, chunk=64)
     rng = np.random.default_rng(5)
     theta = rng.standard_normal((draws, M, D + P))
     for i in range(draws):
@@ -138,7 +139,7 @@ def test_the_bounds_of_step_1_and_eq56_hold_for_gd_on_a_perturbed_linear_system(
     assert (rest <= proof.duhamel_integral(times, lam1, rates) * (1 + 1e-12) + 1e-12).all()
     energy = np.linalg.norm(thetas, axis=-1).max(1)
     phi = np.maximum.accumulate(energy)
-    assert (phi <= proof.gronwall_bound(times, lam1, phi[0], rates.max(1)) * (1 + 1e-12)).all()
+    assert (phi <= proof.gronwall_bound(times, lam1, phi[0], rate=rates.max(1)) * (1 + 1e-12)).all()
 
 
 def test_remainder_rate_bounds_the_factor_before_T_eff():
@@ -175,10 +176,10 @@ def test_displacement_sq_against_expm():
     M = 9
     W0, a0 = rng.standard_normal((M, D)), rng.standard_normal((M, P))
     U, s, Vt = np.linalg.svd(Z, full_matrices=False)
-    X, Y = proof.initial_projections(W0, a0, U, Vt.T)
+    X, Y = proof.initial_projections(W0, a0, U, V=Vt.T)
     A = np.block([[np.zeros((D, D)), Z.T], [Z, np.zeros((P, P))]])
     times = np.array([0.0, 0.3, 1.1])
-    per = proof.displacement_sq(X, Y, s, times)
+    per = proof.displacement_sq(X, Y, s, times=times)
     for i, t in enumerate(times):
         theta = np.concatenate([W0, a0], 1) @ linalg.expm(t * A).T
         moved = theta[:, :D] - W0  # (M, D)
@@ -195,7 +196,7 @@ def test_part3_lower_holds_on_the_events():
         X, Y = rng.standard_normal((2, 40, 3))
         if proof.part3_events(X, Y).all():
             held += 1
-            assert (proof.displacement_sq(X, Y, lam, times).sum(1) >= proof.part3_lower(lam, times) - 1e-12).all()
+            assert (proof.displacement_sq(X, Y, lam, times=times).sum(1) >= proof.part3_lower(lam, times) - 1e-12).all()
     assert held > 20
     r = np.exp(0.5 * np.outer(times, lam))
     assert (proof.part3_lower(lam, times) >= ((r - 1 / r) ** 4).sum(1) / 8 - 1e-12).all()
@@ -218,7 +219,7 @@ def test_part3_events_and_failure_against_a_loop():
 def test_eq64_factor_and_width_agree():
     lam = np.array([5.0, 3.0, 1.0])
     g, level = 2.5, 0.1
-    log10_M = proof.eq64_width(lam[0], lam[1], g, level)
+    log10_M = proof.eq64_width(lam[0], lam[1], g, level=level)
     t = (g - 1) / 8 * log10_M * np.log(10) - np.log(2)  # lambda_1 t_bar_0 at that width
     assert np.isclose(np.exp(-(lam[0] - lam[1]) / lam[0] * t), level)
     factor = proof.eq64_factor(lam, 10**4, g)
@@ -232,19 +233,19 @@ def test_widths_sit_where_their_conditions_turn(g):
     def around(log10_M):  # the integer widths just below and just above 10^log10_M
         return int(np.floor(10**log10_M * (1 - 1e-9))), int(np.ceil(10**log10_M * (1 + 1e-9)))
 
-    lo, hi = around(proof.t0_positive_width(g, D, P, delta))
-    assert cl.t_0(lam1, lo, g, D, P, delta) < 0 <= cl.t_0(lam1, hi, g, D, P, delta)
+    lo, hi = around(proof.t0_positive_width(g, D, P, delta=delta))
+    assert cl.t_0(lam1, lo, g, D=D, P=P, delta=delta) < 0 <= cl.t_0(lam1, hi, g, D=D, P=P, delta=delta)
     def t_0(M):  # eq. 58 written out (cl.t_0 takes M below 2^63 only)
-        return ((g - 1) / 4 * math.log(M) - math.log(4) - math.log(proof.phi0_bound(M, D, P, delta))) / lam1
+        return ((g - 1) / 4 * math.log(M) - math.log(4) - math.log(proof.phi0_bound(M, D, P, delta=delta))) / lam1
 
-    assert np.isclose(t_0(hi), cl.t_0(lam1, hi, g, D, P, delta))
-    lo, hi = around(proof.t0_bar_width(g, D, P, delta))
+    assert np.isclose(t_0(hi), cl.t_0(lam1, hi, g, D=D, P=P, delta=delta))
+    lo, hi = around(proof.t0_bar_width(g, D, P, delta=delta))
     gap = lambda M: proof.t0_bar(lam1, M, g) - t_0(M)  # noqa: E731
     assert gap(lo) > 0 >= gap(hi)
     K1, K2 = 2.7e5, 1.9e5
-    M = int(round(10 ** proof.eq57_width(lam1, g, D, P, delta, K1, K2)))
-    rate = lambda M: proof.remainder_rate(M, g, K1, K2) / lam1  # noqa: E731
-    assert rate(M + 1) <= proof.phi0_bound(M + 1, D, P, delta) and rate(M - 1) > proof.phi0_bound(M - 1, D, P, delta)
+    M = int(round(10 ** proof.eq57_width(lam1, g, D, P=P, delta=delta, K1=K1, K2=K2)))
+    rate = lambda M: proof.remainder_rate(M, g, K1, K2=K2) / lam1  # noqa: E731
+    assert rate(M + 1) <= proof.phi0_bound(M + 1, D, P, delta=delta) and rate(M - 1) > proof.phi0_bound(M - 1, D, P, delta=delta)
 
 
 # ----------------------------------------------------------------------------- a real run
@@ -259,14 +260,14 @@ def test_the_bounds_hold_along_a_real_gd_run(tmp_cache, data_dir):
     config = base.replace(lr=lr, epochs=60, snapshot_epochs=tuple(range(61)))
     W, a = cl.theta_bar(cl.run(config).snapshots, 1e-4)
     times = config.times()
-    W_bar, a_bar = cl.closed_form(Z, W[0], a[0], times, lr=lr)
+    W_bar, a_bar = cl.closed_form(Z, W[0], a[0], times=times, lr=lr)
     rest = proof.joint_norm(W - W_bar, a - a_bar)
     vW, va = cl.velocity(W, a, lr)
     lW, la = cl.linear_field(Z, W[:-1], a[:-1])
     remainder = proof.joint_norm(vW - lW, va - la)
     assert (rest <= proof.duhamel_integral(times, lam1, remainder) * (1 + 1e-9) + 1e-9).all()
     phi = cl.phi(W, a)
-    assert (phi <= proof.gronwall_bound(times, lam1, phi[0], remainder.max(1)) * (1 + 1e-9)).all()
+    assert (phi <= proof.gronwall_bound(times, lam1, phi[0], rate=remainder.max(1)) * (1 + 1e-9)).all()
 
 
 # ----------------------------------------------------------------------------- checks, doctests, figures
@@ -274,9 +275,9 @@ def test_the_bounds_hold_along_a_real_gd_run(tmp_cache, data_dir):
 
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="delta"):
-        proof.lemma1_eta(4, 10, 5, 1.5)
+        proof.lemma1_eta(4, 10, 5, delta=1.5)
     with pytest.raises(ValueError, match="positive integer"):
-        proof.phi0_bound(0, 10, 5, 0.1)
+        proof.phi0_bound(0, 10, 5, delta=0.1)
     with pytest.raises(ValueError, match="gamma_eps > 1"):
         proof.t0_bar(1.0, 16, 0.5)
     with pytest.raises(ValueError, match="lambda_1"):
@@ -288,9 +289,9 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="leading axes"):
         proof.joint_norm(np.ones((3, 2)), np.ones((4, 2)))
     with pytest.raises(ValueError, match="shapes do not match"):
-        proof.initial_projections(np.ones((3, 4)), np.ones((3, 5)), np.ones((5, 2)), np.ones((3, 2)))
+        proof.initial_projections(np.ones((3, 4)), np.ones((3, 5)), np.ones((5, 2)), V=np.ones((3, 2)))
     with pytest.raises(ValueError, match="spectral gap"):
-        proof.eq64_width(1.0, 1.0, 2.0, 0.1)
+        proof.eq64_width(1.0, 1.0, 2.0, level=0.1)
     with pytest.raises(ValueError, match="method"):
         proof.prop3_width(10, 0.1, method="bernstein")
 

@@ -34,7 +34,7 @@ def test_vector_field_equals_the_rescaled_dynamics_written_as_loops():
     # eq. 26 rescaled (eqs. 27-28): d W_bar / dt = -(1/n) sum_i e_i sum_uv a_bar sigma'(eps x_bar) x, etc.
     eps = 0.3  # large enough that the nonlinearity matters
     x, y, model = _small_problem("tanh", eps)
-    field, _ = cl.vector_fields(model, x, y, eps)
+    field, _ = cl.vector_fields(model, x, y, eps=eps)
     xb, yb = x.numpy(), y.numpy()
     n, C, H, W = xb.shape
     tb = cl.theta_per_kernel(model) / eps
@@ -64,7 +64,7 @@ def test_vector_field_equals_the_rescaled_dynamics_written_as_loops():
 
 def test_linear_field_equals_eq_32_written_as_loops():
     x, y, model = _small_problem("tanh", 1e-2)
-    _, linear = cl.vector_fields(model, x, y, 1e-2)
+    _, linear = cl.vector_fields(model, x, y, eps=1e-2)
     xb, yb = x.numpy(), y.numpy()
     n, C = xb.shape[:2]
     z = sum(yb[i] * xb[i] for i in range(n)) / n  # eq. 31
@@ -83,7 +83,7 @@ def test_linear_field_equals_eq_32_written_as_loops():
 def test_vector_field_approaches_A_theta_like_eps_to_the_order(activation, order):
     # O(eps) in general (eq. 30); O(eps^2) for tanh, whose sigma''(0) = 0.
     x, y, _ = _small_problem()
-    check = cl.linearization_check(x, y, [1e-3, 1e-4], channels=4, activation=activation, seed=2)
+    check = cl.linearization_check(x, y, [1e-3, 1e-4], M=4, activation=activation, seed=2)
     shrink = check.error[0] / check.error[1]
     assert 0.7 * 10**order < shrink < 1.3 * 10**order
     assert check.error[1] < 1e-3
@@ -93,7 +93,7 @@ def test_vector_field_approaches_A_theta_like_eps_to_the_order(activation, order
 def test_xtanh_has_no_linear_term():
     # multiplicity 2: the real field is O(eps) times A theta_bar, so the relative error tends to 1
     x, y, _ = _small_problem()
-    check = cl.linearization_check(x, y, [1e-3, 1e-4], channels=4, activation="xtanh", seed=2)
+    check = cl.linearization_check(x, y, [1e-3, 1e-4], M=4, activation="xtanh", seed=2)
     assert check.slope("ratio") == pytest.approx(1.0, abs=0.05)
     np.testing.assert_allclose(check.error, 1.0, atol=1e-2)
 
@@ -121,12 +121,12 @@ def test_bad_inputs_raise_clear_errors():
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(5, 1, 6, 6)), rng.normal(size=5)
     with pytest.raises(ValueError, match="two-layer CNN"):
-        cl.vector_fields(cl.CNN((1, 6, 6), (2, 2), m=2), x, y, 1e-2)
+        cl.vector_fields(cl.CNN((1, 6, 6), (2, 2), m=2), x, y, eps=1e-2)
     model = cl.CNN((1, 6, 6), (2,), m=3, init="theory", eps=1e-2)
     with pytest.raises(ValueError, match="eps must be a positive number"):
-        cl.vector_fields(model, x, y, 0.0)
+        cl.vector_fields(model, x, y, eps=0.0)
     with pytest.raises(ValueError, match="images of shape"):
-        cl.vector_fields(model, rng.normal(size=(5, 1, 7, 6)), y, 1e-2)
+        cl.vector_fields(model, rng.normal(size=(5, 1, 7, 6)), y, eps=1e-2)
     with pytest.raises(ValueError, match="n = 9 must be an integer in 1..5"):
         cl.v1_cosine_trials(x, y, n=9)
     with pytest.raises(ValueError, match="unknown target"):
@@ -143,7 +143,7 @@ def test_linear_regime_against_its_parts(tmp_cache, data_dir, monkeypatch):
     assert regime.config.epochs == 4 and regime.config.snapshot_epochs == (0, 2, 4)
     W, a = cl.theta_bar(cl.run(regime.config).snapshots, 1e-3)
     np.testing.assert_array_equal(regime.theta_W, W)
-    W_lin, a_lin = cl.closed_form(Z, W[0], a[0], regime.times, lr=regime.config.lr)
+    W_lin, a_lin = cl.closed_form(Z, W[0], a[0], times=regime.times, lr=regime.config.lr)
     np.testing.assert_allclose(regime.W_linear, W_lin)
     np.testing.assert_allclose(regime.distance, cl.relative_distance((W, a), (W_lin, a_lin)))
     np.testing.assert_allclose(regime.change, cl.relative_change(W))
@@ -168,35 +168,43 @@ def test_theorem1_scan_against_its_parts(tmp_cache, data_dir, monkeypatch):
     np.testing.assert_allclose(scan.change[1], cl.relative_change(W))
     np.testing.assert_allclose(scan.align[1], cl.alignment(W, v1))
     ph = cl.phi(W, a)
-    assert scan.phi0[1] == ph[0] and scan.T_eff[1] == cl.T_eff(cfg.times(), ph, 16, 16.0 ** -1)
+    assert scan.phi0[1] == ph[0] and scan.T_eff[1] == cl.T_eff(cfg.times(), ph, 16, eps=16.0 ** -1)
     assert scan.lr == pytest.approx(0.05 / np.linalg.svd(Z, compute_uv=False)[0], rel=0.05)
     np.testing.assert_allclose(scan.sup("align", "T_lin"), [cl.sup_until(scan.times, v, T) for v, T in zip(scan.align, scan.T_lin)])
 
 
-def test_compare_regimes_against_its_parts(tmp_cache, data_dir, monkeypatch):
+def test_regimes_stopped_at_the_zero_networks_loss_against_their_parts(tmp_cache, data_dir, monkeypatch):
     monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
     base = cl.theory_config(n=20, crop=6, m=3)
-    comp = cl.compare_regimes(base, [4, 16], [0.5, 2.0], steps=6, lr_lambda=0.1, level=2.0)
-    np.testing.assert_array_equal(comp.gamma_eps, [0.5, 0.5, 2.0, 2.0])
-    np.testing.assert_array_equal(comp.widths, [4, 16, 4, 16])
-    assert comp.loss.shape == comp.change.shape == comp.aligned.shape == (4, 7)
+    comp = cl.regimes([0.5, 2.0], [4, 16], base=base, step="fixed", steps=6, lr_lambda=0.1, reference="zero",
+                      level=0.99, require=False)
+    np.testing.assert_array_equal(comp.gammas_eps, [0.5, 2.0])
+    np.testing.assert_array_equal(comp.widths, [4, 16])
+    assert comp.loss.shape == comp.change.shape == comp.lambda_t.shape == (2, 2, 1, 7) and comp.stop.shape == (2, 2, 1)
     # the run at gamma_eps = 2, M = 16, recomputed from its parts
     x, y = base.data()
-    cfg = base.replace(channels=(16,), eps=16.0 ** -1, lr=comp.lr, epochs=6, snapshot_epochs=tuple(range(7)))
+    lambda_1 = np.linalg.svd(cl.build_Z(x, y, 3), compute_uv=False)[0]
+    assert comp.lr[1, 1] == cl.gd_step(lambda_1, 0.1) == comp.lr[0, 0]  # one step for every run
+    cfg = base.replace(channels=(16,), eps=16.0 ** -1, lr=comp.lr[1, 1], epochs=6, snapshot_epochs=tuple(range(7)))
     result = cl.run(cfg)
     W, _ = cl.theta_bar(result.snapshots, cfg.eps)
     zero = 0.5 * float((y.double() ** 2).mean())
-    np.testing.assert_allclose(comp.loss[3], np.asarray(result.loss) / zero)
-    np.testing.assert_allclose(comp.change[3], cl.relative_change(W))
-    np.testing.assert_allclose(comp.align[3], cl.alignment(W, np.linalg.svd(cl.build_Z(x, y, 3))[2][0]))
-    assert comp.aligned[3, -1] == cl.aligned_fraction(result.kernels(6))
-    stop = int(np.flatnonzero(comp.loss[3] <= 2.0)[0])
-    assert comp.stop[3] == stop and comp.at_stop("change")[3] == comp.change[3, stop]
-    assert comp.at_stop("times")[3] == comp.times[stop]
+    np.testing.assert_allclose(comp.loss[1, 1, 0], np.asarray(result.loss) / zero, rtol=1e-6)
+    np.testing.assert_allclose(comp.change[1, 1, 0], cl.relative_change(W))
+    np.testing.assert_allclose(comp.align[1, 1, 0], cl.alignment(W, np.linalg.svd(cl.build_Z(x, y, 3))[2][0]))
+    np.testing.assert_allclose(comp.lambda_t[1, 1, 0], cfg.times() * lambda_1)
+    hits = np.flatnonzero(np.asarray(result.loss) / zero <= 0.99)
+    stop = int(hits[0]) if hits.size else -1
+    assert comp.stop[1, 1, 0] == stop
+    if stop >= 0:
+        assert comp.at_stop("change")[1, 1, 0] == comp.change[1, 1, 0, stop]
+        assert comp.at_stop("aligned")[1, 1, 0] == cl.aligned_fraction(result.kernels(stop))
     with pytest.raises(ValueError, match="raise steps"):
-        cl.compare_regimes(base, [4], [2.0], steps=2, level=0.01)
-    with pytest.raises(ValueError, match="level must be positive"):
-        cl.compare_regimes(base, [4], [2.0], steps=2, level=0.0)
+        cl.regimes([2.0], [4], base=base, step="fixed", steps=2, reference="zero", level=0.01, require=True)
+    with pytest.raises(ValueError, match="level"):
+        cl.regimes([2.0], [4], base=base, steps=2, level=0.0)
+    with pytest.raises(ValueError, match="reference"):
+        cl.regimes([2.0], [4], base=base, steps=2, reference="end")
 
 
 def test_seed_spread_statistics_and_drawing():
@@ -215,31 +223,33 @@ def test_seed_spread_statistics_and_drawing():
         cl.seed_spread(["fig11"], 2)
 
 
-def test_phase_diagram_measures_eqs_14_15_where_the_loss_has_fallen(data_dir, tmp_cache, monkeypatch):
+def test_regimes_stopped_where_the_loss_has_halved_measure_eqs_14_15(data_dir, tmp_cache, monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
     monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
     base = cl.theory_config(n=12, crop=8, m=3)
-    kw = dict(scale="fast", base=base, horizon=8.0, every=1)
-    d = cl.phase_diagram([0.5, 2.5], [4, 64], 2, **kw)
-    assert d.change.shape == d.align.shape == d.time.shape == (2, 2, 2) and np.isfinite(d.change).all()
+    d = cl.regimes([0.5, 2.5], [4, 64], 2, base=base, horizon=8.0, every=1, reference="start", level=0.5)
+    assert d.change.shape[:3] == (2, 2, 2) and np.isfinite(d.at_stop("change")).all()
     # the same numbers by hand for one point: the first recorded epoch with R_S <= R_S(0) / 2
-    config = cl.phase_diagram_configs([2.5], [64], 1, base=base, horizon=8.0, every=1)[0]
+    config = cl.regime_configs([2.5], [64], 1, base=base, horizon=8.0, every=1)[0]
     result = cl.run(config)
     k = int(np.argmax(result.loss <= 0.5 * result.loss[0]))
     W, _ = cl.theta_bar(result.snapshots, config.eps)
-    v1 = cl.spectrum(cl.build_Z(*config.data(), config.m)).v1
-    assert np.isclose(d.change[1, 1, 0], np.linalg.norm(W[k] - W[0]) / np.linalg.norm(W[0]))
-    assert np.isclose(d.align[1, 1, 0], np.linalg.norm(W[k] @ v1) / np.linalg.norm(W[k]))
+    spec = cl.spectrum(cl.build_Z(*config.data(), config.m))
+    assert np.isclose(d.at_stop("change")[1, 1, 0], np.linalg.norm(W[k] - W[0]) / np.linalg.norm(W[0]))
+    assert np.isclose(d.at_stop("align")[1, 1, 0], np.linalg.norm(W[k] @ spec.v1) / np.linalg.norm(W[k]))
+    assert np.isclose(d.at_stop("lambda_t")[1, 1, 0], config.lr * k * spec.singular_values[0])
     assert np.isclose(config.eps**2, 64.0**-2.5)
+    # the step shrinks with M eps^2 where that exceeds 1 (gamma_eps < 1)
+    assert d.lr[0, 1] < d.lr[0, 0] and d.lr[1, 0] == d.lr[1, 1]
     # small initialization (gamma_eps > 1): the kernels move and align more than for gamma_eps < 1
     assert d.mean("change")[1, 1] > 5 * d.mean("change")[0, 1] and d.mean("align")[1, 1] > d.mean("align")[0, 1]
     assert d.slope().shape == (2,)
     axes = cl.phase_heatmaps(d)
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
     with pytest.raises(ValueError, match="drop"):
-        cl.phase_diagram([1.0], [4], 1, drop=1.5, **kw)
+        cl.phase_diagram("fast", drop=1.5)
 
 
 def test_direction_shares_equal_a_loop_over_kernels(tmp_cache, data_dir, monkeypatch):
@@ -326,7 +336,7 @@ def test_adam_first_step_is_lr_times_the_sign_of_the_gradient(tmp_cache, data_di
 
 
 def test_adam_step_ratios_are_lr_over_sigma_1():
-    ratios = cl.adam_step_ratios()
+    ratios = cl.adam_step_ratios("paper")
     assert "fig6" not in ratios and "fig12" not in ratios and "fig3" not in ratios  # GD, or Fig. 2's run
     assert ratios["fig10_tanh"] == pytest.approx(5e-6 * ((1 + 32) * 25 / 2) ** 2)
     assert ratios["fig9"] == pytest.approx(5e-6 * ((3 + 32) * 9 / 2) ** 2)
@@ -403,10 +413,10 @@ def test_sensitivity_verdicts_follow_the_stated_thresholds():
 
 def test_quadratic_fields_are_the_rescaled_field_to_second_order():
     x, y, model = _small_problem(activation="xtanh", eps=1e-3)
-    field, quadratic = cl.quadratic_fields(model, x, y, 1e-3)
+    field, quadratic = cl.quadratic_fields(model, x, y, eps=1e-3)
     assert field.shape == quadratic.shape == (3, 2 * 9 + 1 + 12)
     assert np.linalg.norm(field - quadratic) < 1e-3 * np.linalg.norm(quadratic)
-    check = cl.quadratic_check(x, y, [1e-2, 1e-3], channels=3, seed=1)
+    check = cl.quadratic_check(x, y, [1e-2, 1e-3], M=3, seed=1)
     assert check.slope("error") == pytest.approx(2.0, abs=0.05)
     np.testing.assert_allclose(check.ratio, 1.0, atol=1e-2)
     assert abs(check.ratio[1] - 1) < 1e-3
@@ -471,7 +481,7 @@ def test_after_initial_stage_against_a_direct_computation(data_dir, tmp_cache, m
 
     matplotlib.use("Agg")
     monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
-    options = dict(n=30, crop=8, epochs=24, lr=0.5, channels=6)
+    options = dict(n=30, crop=8, epochs=24, lr=0.5, M=6)
     study = cl.after_initial_stage((2.0, 0.5), 2, n_test=40, drop=0.01, **options)
     E = len(study.epochs)
     assert study.test_accuracy.shape == study.aligned.shape == (2, 2, E) and study.survival.shape == (2, 2, 6)

@@ -16,7 +16,7 @@ import condense_lib as cl
 from condense_lib.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-sweep_module = importlib.import_module("condense_lib.sweep")  # cl.sweep is the function
+sweep_module = importlib.import_module("condense_lib.training.sweep")  # cl.sweep is the function
 
 
 def tiny(seed=0, M=3, epochs=4, **fields):
@@ -56,7 +56,7 @@ def test_batched_seeds_equal_run_point_by_point_and_are_cached(tmp_cache):
     results = cl.sweep(configs, batch=8)
     for c, r in zip(configs, results):
         same(r, cl.run(c, use_cache=False))
-        assert cl.experiments.is_cached(c)
+        assert cl.is_cached(c)
     with pytest.raises(TypeError, match="Config"):
         cl.sweep(["fig12"])
 
@@ -116,10 +116,10 @@ def test_named_sweeps():
     seeds = cl.SWEEPS["seeds"]("fast")
     assert len(seeds) == 24 and seeds[0] == cl.get_config("fig12", "fast") and {c.seed for c in seeds} == set(range(8))
     grid = cl.SWEEPS["phase_diagram"]("fast")
-    G, K = (len(cl.PHASE_DIAGRAM["fast"][key]) for key in ("gammas", "widths"))
+    G, K = (len(cl.PHASE_DIAGRAM["fast"][key]) for key in ("gammas_eps", "widths"))
     assert len(grid) == G * K * cl.PHASE_DIAGRAM["fast"]["seeds"] and G >= 6 and K >= 5
     M, eps = grid[0].channels[0], grid[0].eps
-    assert np.isclose(eps**2, M ** -cl.PHASE_DIAGRAM["fast"]["gammas"][0])
+    assert np.isclose(eps**2, M ** -cl.PHASE_DIAGRAM["fast"]["gammas_eps"][0])
     # the seeds of one point differ only in seed, so they train together
     assert all(len(group) == cl.PHASE_DIAGRAM["fast"]["seeds"] for group in cl.sweep_groups(grid, batch=8))
     after = cl.SWEEPS["after_initial_stage"]("paper")

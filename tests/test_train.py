@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from condense_lib import CNN, train
-from condense_lib.losses import loss_fn
-from condense_lib.train import NotRecorded, epoch_index, recorded_epochs, show_progress
+from condense_lib.theory.losses import loss_fn
+from condense_lib.training.progress import show_progress
+from condense_lib.training.trainer import NotRecorded, epoch_index, recorded_epochs
 
 
 def _problem(seed=0, n=6, shape=(2, 6, 5)):
@@ -83,7 +84,7 @@ def test_training_is_deterministic_and_records_what_was_asked():
 def test_results_do_not_depend_on_the_memory_setting(monkeypatch):
     import sys
 
-    module = sys.modules["condense_lib.train"]
+    module = sys.modules["condense_lib.training.trainer"]
     runs = []
     for libc in (module._glibc, lambda: None):  # with mallopt (Linux), and without it
         monkeypatch.setattr(module, "_glibc", libc)

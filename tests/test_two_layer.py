@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from condense_lib import CNN, build_Z, loss_fn
-from condense_lib.two_layer import TwoLayerStack, covers, patches
+from condense_lib.training.two_layer import TwoLayerStack, covers, patches
 
 
 def _data(seed=0, n=7, shape=(2, 7, 6), d=1, target="label"):

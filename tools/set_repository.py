@@ -43,7 +43,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("condense_lib") is
     %pip install "{spec}"
     if importlib.util.find_spec("condense_lib") is None: sys.exit("Could not install condense_lib: check that https://github.com/{repository} and its {ref} exist, or upload the condense_lib folder next to this notebook.")
 import condense_lib as cl, numpy as np
-DEVICE = cl.notebook_setup("{repository}", "{ref}")  # "cuda" when there is a GPU"""
+cl.notebook_setup("{repository}", "{ref}")  # on Colab, the condense_lib this chapter was written for"""
 
 # What Colab writes when the runtime type is a GPU (Runtime > Change runtime type).
 COLAB_METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}

@@ -25,12 +25,12 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .activations import get_activation
+from ..theory.activations import get_activation
 
 __all__ = ["CNN", "sigma_1"]
 
 
-def sigma_1(c_in: int, c_out: int, m: int, gamma: float) -> float:
+def sigma_1(c_in: int, c_out: int, m: int, *, gamma: float) -> float:
     """Std of the conv initialization, ((c_in + c_out) m^2 / 2)^(-gamma) (Sec. 4.1)."""
     return ((c_in + c_out) * m * m / 2.0) ** (-gamma)
 
@@ -123,7 +123,7 @@ class CNN(nn.Module):
         """Draw every parameter from its normal law (Sec. 4.1, or eqs. 3-4)."""
         gen = torch.Generator().manual_seed(int(seed))
         for conv in self.convs:
-            std = eps if init == "theory" else sigma_1(conv.in_channels, conv.out_channels, self.m, gamma)
+            std = eps if init == "theory" else sigma_1(conv.in_channels, conv.out_channels, self.m, gamma=gamma)
             for p in (conv.weight, conv.bias):
                 p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * std)
         linears = [self.readout] if self.head == "linear" else [self.fc, self.readout]

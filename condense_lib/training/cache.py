@@ -221,7 +221,7 @@ def load_or_compute(
     name: str,
     config: Mapping,
     compute: Callable[[], Mapping[str, np.ndarray]],
-    validate: Optional[Callable[[dict], Optional[str]]] = None,
+    *, validate: Optional[Callable[[dict], Optional[str]]] = None,
     use_cache: bool = True,
 ) -> dict:
     """Return the cached arrays for ``config``, or compute, store and return them.

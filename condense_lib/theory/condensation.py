@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_array
+from .checks import as_array
 
 __all__ = [
     "kernel_vectors",
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def kernel_vectors(W, b=None, per: str = "kernel", bias: bool = False) -> np.ndarray:
+def kernel_vectors(W, b=None, per: str = "filter", *, bias: bool = False) -> np.ndarray:
     """Vectorize a conv layer's weight ``W`` (C_out, C_in, m, m) into rows.
 
     ``per="kernel"``: one row per (beta, alpha) pair, shape (C_out * C_in, m*m)

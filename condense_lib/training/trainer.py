@@ -21,7 +21,6 @@ Used in every chapter that trains.
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,10 +29,12 @@ from typing import Iterable, Optional
 import numpy as np
 import torch
 
-from .losses import LOSSES, accuracy, loss_fn
+from ..theory.losses import LOSSES, accuracy, loss_fn
+from .device import resolve_device
+from .progress import progress_bar
 from .two_layer import TwoLayerStack, covers
 
-__all__ = ["OPTIMIZERS", "TrainResult", "train", "recorded_epochs", "epoch_index", "show_progress"]
+__all__ = ["OPTIMIZERS", "TrainResult", "train", "recorded_epochs", "epoch_index", "NotRecorded"]
 
 OPTIMIZERS = ("gd", "adam")
 
@@ -74,9 +75,9 @@ class TrainResult:
         k = epoch_index(self.epochs, epoch)
         return {name: v[k] for name, v in self.snapshots.items()}
 
-    def kernels(self, epoch: int, layer: int = 0, per: str = "filter", bias: bool = False) -> np.ndarray:
+    def kernels(self, epoch: int, layer: int = 0, per: str = "filter", *, bias: bool = False) -> np.ndarray:
         """The kernel vectors of conv layer ``layer`` at ``epoch`` (see ``condensation.kernel_vectors``)."""
-        from .condensation import kernel_vectors
+        from ..theory.condensation import kernel_vectors
 
         params = self.snapshot(epoch)
         key = f"convs.{layer}.weight"
@@ -105,8 +106,8 @@ def train(
     epochs: int = 1000,
     loss: str = "mse",
     snapshot_epochs: Iterable[int] = (),
-    device: str | torch.device = "cpu",
-    progress: Optional[bool] = None,
+    device: Optional[str | torch.device] = None,
+    progress=None,
     unrecorded: tuple = (),
 ):
     """Train ``model`` on the full batch ``(x, y)`` for ``epochs`` steps.
@@ -120,7 +121,9 @@ def train(
     ``epochs``, as in ``Config``. The loss and the accuracy are recorded at every epoch.
     ``unrecorded``: name prefixes of parameters left out of the snapshots (``("fc.",)``: the
     13-26 million weights of the FC head, which no figure draws, are then never copied).
-    ``progress``: show a progress bar; ``None`` asks ``show_progress``.
+    ``device``: where to train (``device.resolve_device``; None: the best this machine has).
+    ``progress``: a progress bar (``progress.progress_bar``: True, False, None for the policy, or a
+    callable that makes one).
 
     How: two-layer ``CNN`` s with a linear readout (Figs. 6, 10, 12, 13 and the theory
     chapters) take the gradient of eq. 23 in closed form, all S at once
@@ -155,7 +158,7 @@ def train(
     if not 0 <= snapshot_epochs[0] <= snapshot_epochs[-1] <= epochs:
         raise ValueError(f"snapshot epochs must lie in 0..{epochs}, got {snapshot_epochs}")
 
-    device = torch.device(device)
+    device = resolve_device(device)
     models = [mod.to(device) for mod in models]
     x, y = x.to(device), y.to(device)
     if covers(models, loss):
@@ -170,7 +173,7 @@ def train(
     slot = {e: k for k, e in enumerate(snapshot_epochs)}
     snaps = [{} for _ in range(S)]  # name -> (len(snapshot_epochs), *shape), filled slot by slot
     unrecorded = tuple(unrecorded)
-    bar = _progress_bar(epochs, progress)
+    bar = progress_bar(epochs, progress, desc="training", unit="epoch")
     with _reuse_freed_memory(device):
         _loop(net, opt, epochs, slot, snaps, unrecorded, Y, loss, losses, accs, bar)
     net.write_back(models)
@@ -312,24 +315,3 @@ class _Autograd:
         if self.cnn:
             for mod in models:
                 mod.to(memory_format=torch.contiguous_format)
-
-
-def show_progress(progress: Optional[bool] = None) -> bool:
-    """The one progress-bar policy: ``progress`` if given; else as ``CONDENSE_PROGRESS`` says
-    when it is set (``0`` hides); else only in a terminal or a live notebook session, never in
-    a headless build (``jupyter-book``, ``nbclient``), whose outputs must hold no timings."""
-    if progress is not None:
-        return bool(progress)
-    if "CONDENSE_PROGRESS" in os.environ:
-        return os.environ["CONDENSE_PROGRESS"] != "0"
-    from .notebook import live_frontend
-
-    return live_frontend() or sys.stderr.isatty()
-
-
-def _progress_bar(total: int, progress: Optional[bool]):
-    if not show_progress(progress) or total == 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="training", unit="epoch", mininterval=1.0, leave=False)

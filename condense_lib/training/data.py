@@ -34,7 +34,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-__all__ = ["DATASETS", "SHAPES", "TARGETS", "POOL", "NORMALIZATION", "NORMALIZATIONS", "DEFAULT_NORMALIZATION",
+__all__ = ["DATASETS", "SHAPES", "TARGETS", "POOL", "CHANNEL_STATS", "NORMALIZATIONS", "DEFAULT_NORMALIZATION",
            "resolve_normalization", "data_dirs", "load_images", "normalize", "image_pool", "sample", "split_index",
            "held_out"]
 
@@ -46,7 +46,7 @@ CLASSES = 10
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 # Per-channel mean and std of the training split, the usual constants.
-NORMALIZATION = {
+CHANNEL_STATS = {
     "mnist": ((0.1307,), (0.3081,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
@@ -54,7 +54,7 @@ NORMALIZATION = {
 # Ways to turn uint8 pixels into inputs. The paper does not say which it used; the
 # theory chapter shows which one reproduces its numbers.
 NORMALIZATIONS = {
-    "standard": "(pixel / 255 - mean) / std per channel, the constants of NORMALIZATION",
+    "standard": "(pixel / 255 - mean) / std per channel, the constants of CHANNEL_STATS",
     "unit": "pixel / 255, in [0, 1]",
     "symmetric": "(pixel / 255 - 0.5) / 0.5, in [-1, 1]",
 }
@@ -209,7 +209,7 @@ def _download(dataset: str, split: str, root: Path) -> None:
     cls(str(root), train=(split == "train"), download=True)
 
 
-def load_images(dataset: str, split: str = "train", data_dir=None, download: Optional[bool] = None):
+def load_images(dataset: str, split: str = "train", data_dir=None, *, download: Optional[bool] = None):
     """All images of a split as uint8 ``(N, C, H, W)`` and labels ``(N,)`` int64.
 
     Raises ``FileNotFoundError`` naming every folder searched and the settings
@@ -259,14 +259,14 @@ def normalize(images: np.ndarray, dataset: str, normalization: Optional[str] = N
     normalization = resolve_normalization(dataset, normalization)
     x = images / 255.0
     if normalization == "standard":
-        mean, std = (np.asarray(v, dtype=np.float64)[None, :, None, None] for v in NORMALIZATION[dataset])
+        mean, std = (np.asarray(v, dtype=np.float64)[None, :, None, None] for v in CHANNEL_STATS[dataset])
         return (x - mean) / std
     if normalization == "symmetric":
         return (x - 0.5) / 0.5
     return x
 
 
-def image_pool(dataset: str, split: str = "train", normalization: Optional[str] = None, data_dir=None):
+def image_pool(dataset: str, split: str = "train", normalization: Optional[str] = None, *, data_dir=None):
     """The whole sampling pool of a split (its first ``POOL[dataset, split]`` images), normalized.
 
     Returns ``x`` float64 (N, C, H, W) and the class labels as float64 (N,); with the same
@@ -284,7 +284,7 @@ def sample(
     dataset: str,
     n: int = 500,
     seed: int = 0,
-    split: str = "train",
+    *, split: str = "train",
     target: str = "label",
     data_dir=None,
     dtype: torch.dtype = torch.float32,
@@ -314,7 +314,7 @@ def sample(
     images, labels, dataset, pool, normalization = _pool(dataset, split, target, data_dir, normalization, crop)
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= pool:
         raise ValueError(f"n = {n!r} must be an integer in 1..{pool}: the {dataset} {split} pool has {pool} images")
-    index, _ = split_index(pool, n, 0, seed)
+    index, _ = split_index(pool, n, 0, seed=seed)
     return _inputs_targets(images, labels, index, dataset, target, normalization, crop, dtype)
 
 
@@ -354,7 +354,7 @@ def _inputs_targets(images, labels, index, dataset, target, normalization, crop,
     return x, y
 
 
-def split_index(pool: int, n_train: int, n_held: Optional[int], seed: int = 0):
+def split_index(pool: int, n_train: int, n_held: Optional[int], *, seed: int = 0):
     """The positions in a pool of ``pool`` images of a training sample and of held-out images.
 
     ``train``: the ``n_train`` images ``sample(..., n_train, seed)`` draws, sorted,
@@ -402,7 +402,7 @@ def held_out(
     """
     images, labels, dataset, pool, normalization = _pool(dataset, split, target, data_dir, normalization, crop)
     try:
-        _, index = split_index(pool, n_train, n, seed)
+        _, index = split_index(pool, n_train, n, seed=seed)
     except ValueError as err:
         raise ValueError(f"the {dataset} {split} pool: {err}") from None
     return _inputs_targets(images, labels, index, dataset, target, normalization, crop, dtype)

@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._checks import as_array
+from .checks import as_array
 from .proof import phi0_bound
 
 __all__ = [
@@ -66,7 +66,7 @@ def first_time(times, condition) -> float:
     return float(times[hits[0]]) if hits.size else float("inf")
 
 
-def T_eff(times, phi_t, M: int, eps: float) -> float:
+def T_eff(times, phi_t, M: int, *, eps: float) -> float:
     """The effective time of eq. 54 along a recorded run,
 
         T_eff = inf { t > 0 : M eps^2 phi(t)^3 > M^(-tau) },  tau = (gamma_eps - 1) / 4,
@@ -94,7 +94,7 @@ def T_eff(times, phi_t, M: int, eps: float) -> float:
     return first_time(times, M * eps**2 * phi_t**3 > float(M) ** (-tau))
 
 
-def t_0(lambda_1: float, M: int, gamma_eps: float, D: int, P: int, delta: float = 0.1) -> float:
+def t_0(lambda_1: float, M: int, gamma_eps: float, *, D: int, P: int, delta: float = 0.1) -> float:
     """The time t_0 of eq. 58, where the bound 2 phi_0 exp(lambda_1 t) of eq. 57 reaches (1/2) M^((gamma_eps-1)/4):
 
         t_0 = (1/lambda_1) [ (gamma_eps - 1)/4 log M - log 4 - log phi_0 ],
@@ -106,11 +106,11 @@ def t_0(lambda_1: float, M: int, gamma_eps: float, D: int, P: int, delta: float 
     _check_theory_args(lambda_1, M, gamma_eps)
     if not 0 < delta < 1:
         raise ValueError(f"delta must be in (0, 1), got {delta!r}")
-    phi0 = phi0_bound(M, D, P, delta)  # eq. 53
+    phi0 = phi0_bound(M, D, P, delta=delta)  # eq. 53
     return float(((gamma_eps - 1) / 4 * np.log(float(M)) - np.log(4) - np.log(phi0)) / lambda_1)
 
 
-def T_eff_lower_bound(lambda_1: float, M: int, gamma_eps: float, eta_0: Optional[float] = None) -> float:
+def T_eff_lower_bound(lambda_1: float, M: int, gamma_eps: float, *, eta_0: Optional[float] = None) -> float:
     """The lower bound of eqs. 13 and 59,
 
         T_eff > (1/lambda_1) [ log(1/4) + ((gamma_eps - 1)/4 - eta_0) log M ],
@@ -123,7 +123,7 @@ def T_eff_lower_bound(lambda_1: float, M: int, gamma_eps: float, eta_0: Optional
     return float((np.log(0.25) + ((gamma_eps - 1) / 4 - eta_0) * np.log(float(M))) / lambda_1)
 
 
-def eq59_threshold(gamma_eps: float, D: int, P: int, delta: float = 0.1, eta_0: Optional[float] = None) -> float:
+def eq59_threshold(gamma_eps: float, D: int, P: int, *, delta: float = 0.1, eta_0: Optional[float] = None) -> float:
     """log10 of the smallest width M from which t_0 (eq. 58) exceeds the bound of eq. 59:
     the M solving eta_0 log M = log phi_0(M) (eq. 53), by bisection on log M.
 
@@ -215,7 +215,7 @@ def sup_until(times, values, T: float) -> float:
     return float(values[inside].max())
 
 
-def prop2_constants(x, y, D: int, P: int, C_L: float = 1.0):
+def prop2_constants(x, y, D: int, *, P: int, C_L: float = 1.0):
     """The constants of Prop. 2 that the paper omits (see ``prop2_bound``):
     K_1 = C_L^2 c^2 D P / 2 and K_2 = C_L c^3 D sqrt(P), c = max(1, max|x|, max|y|).
     x (n, C, H, W), y (n,); D = C m^2 + 1, P = H1 W1."""
@@ -224,7 +224,7 @@ def prop2_constants(x, y, D: int, P: int, C_L: float = 1.0):
     return float(C_L**2 * c**2 * D * P / 2), float(C_L * c**3 * D * np.sqrt(P))
 
 
-def prop2_bound(theta_W, theta_a, eps: float, x, y, C_L: float = 1.0, as_printed: bool = False):
+def prop2_bound(theta_W, theta_a, eps: float, *, x, y, C_L: float = 1.0, as_printed: bool = False):
     r"""The right-hand sides of Prop. 2 (eq. 48) with the constants the paper omits:
 
     .. math::
@@ -246,7 +246,7 @@ def prop2_bound(theta_W, theta_a, eps: float, x, y, C_L: float = 1.0, as_printed
         raise ValueError(f"theta_W {theta_W.shape} and theta_a {theta_a.shape} must be (..., M, D) and (..., M, P)")
     M, D = theta_W.shape[-2:]
     P = theta_a.shape[-1]
-    K1, K2 = (1.0, 1.0) if as_printed else prop2_constants(x, y, D, P, C_L)
+    K1, K2 = (1.0, 1.0) if as_printed else prop2_constants(x, y, D, P=P, C_L=C_L)
     E = E_max(theta_W, theta_a)[..., None]  # (..., 1)
     factor = K1 * M * eps**2 * E**2 + K2 * eps * E
     return factor * np.linalg.norm(theta_a, axis=-1), factor * np.linalg.norm(theta_W, axis=-1)

@@ -28,7 +28,7 @@ def loss_fn(out: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> torch.Tens
     raise ValueError(f"unknown loss {loss!r}: choose one of {LOSSES}")
 
 
-def output_gradient(out: torch.Tensor, y: torch.Tensor, loss: str, n: int) -> torch.Tensor:
+def output_gradient(out: torch.Tensor, y: torch.Tensor, loss: str, *, n: int) -> torch.Tensor:
     """dR_S / df(x_i) for a chunk of samples: e_i / n of eq. 23 (the derivative of ``loss_fn``).
 
     ``out`` (S, b, d); ``y`` (S or 1, b, d) for "mse" and "mse_softmax", (S or 1, b) class

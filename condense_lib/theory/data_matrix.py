@@ -5,10 +5,8 @@ Near zero weights, with e_i ~ -y_i, gradient flow on each kernel beta is the lin
 system d theta_beta / dt = A theta_beta (eqs. 32-34), whose matrix is built from the
 data alone through Z (eqs. 31, 35; several channels: 66, 70). Here: Z and A; the SVD
 of Z with its rank and spectral gap (eqs. 11-12, 36-37) and v_1 split by channel; and
-the rescaled parameters theta_bar of a two-layer CNN in the layout of Z. For an activation of
-multiplicity 2 (Definition 1: x tanh x), the second-order term of the Taylor expansion
-(eq. 30 carried one order further): the per-position label-weighted second moments Q_p and
-each kernel's matrix B_k of its leading-order flow d theta_k / dt = B_k theta_k.
+the rescaled parameters theta_bar of a two-layer CNN in the layout of Z. Multiplicity 2
+(x tanh x) has its own module, ``multiplicity``.
 
 Maths only: imports numpy and torch, nothing of the model or the trainer.
 Used in the theory chapters ("Linearization", "Z, its SVD and the spectral gap", ...);
@@ -21,38 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import as_array
+from .checks import as_array, check_m, check_padding, check_xy
+from .condensation import cosine_with_ones
 
 __all__ = [
     "build_Z", "label_weighted_mean", "build_A", "Spectrum", "spectrum", "v1_parts", "constant_share", "theta_bar",
-    "sign_fixed_point",
-    "build_Q", "build_B", "quadratic_field", "top_eigenpairs",
+    "sign_fixed_point", "fix_signs", "Z_from_mean", "patch_rows", "mean_image", "V1Trials", "v1_cosine_trials",
 ]
 
 
-def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
-    x = as_array(x, "x")
-    y = as_array(y, "y")
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (n, C, H, W), got {x.shape}; add a channel axis for grey images")
-    if y.ndim != 1:
-        raise ValueError(f"y must have shape (n,) of scalar targets, got {y.shape}; for one-hot labels pick a scalar target")
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} samples but y has {y.shape[0]}: pass matching inputs and targets")
-    return x, y
-
-
-def _check_m(m, H: int, W: int) -> None:
-    if not (isinstance(m, (int, np.integer)) and 1 <= m <= min(H, W)):
-        raise ValueError(f"m = {m!r} must be an integer in 1..{min(H, W)} for {H}x{W} images")
-
-
-def _check_padding(padding, m) -> None:
-    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or not 0 <= padding <= m - 1:
-        raise ValueError(f"padding = {padding!r} must be an integer in 0..m-1 = 0..{m - 1} (zero pixels per side)")
-
-
-def build_Z(x, y, m: int, padding: int = 0) -> np.ndarray:
+def build_Z(x, y, m: int, *, padding: int = 0) -> np.ndarray:
     r"""The data matrix Z of eqs. 35 (one channel) and 70 (C channels).
 
     With the label-weighted mean image z_{alpha, r, c} = (1/n) sum_i y_i x_{r, c, alpha}(i)
@@ -80,17 +56,18 @@ def build_Z(x, y, m: int, padding: int = 0) -> np.ndarray:
     rows are positions (u, v) row-major, columns are input channel outermost,
     then (p, q) row-major, then the bias column z.
     """
-    x, y = _check_xy(x, y)
-    _check_m(m, x.shape[2], x.shape[3])
-    _check_padding(padding, m)
-    return _Z_from_mean(_mean_image(x, y), y.mean(), m, int(padding))  # eq. 31, then eq. 35
+    x, y = check_xy(x, y)
+    check_m(m, x.shape[2], x.shape[3])
+    check_padding(padding, m)
+    return Z_from_mean(mean_image(x, y), y.mean(), m, padding=int(padding))  # eq. 31, then eq. 35
 
 
-def _mean_image(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def mean_image(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(1/n) sum_i y_i x_i of checked arrays (eq. 31), (C, H, W)."""
     return np.einsum("i,ichw->chw", y, x) / x.shape[0]  # (C, H, W), eq. 31
 
 
-def _rows(img: np.ndarray, m: int, padding: int = 0) -> np.ndarray:
+def patch_rows(img: np.ndarray, m: int, padding: int = 0) -> np.ndarray:
     """The m x m windows of image(s) ``img`` (..., C, H, W), zero-padded by ``padding`` pixels on
     each side first, as rows (..., H1 W1, C m^2): positions row-major, channel outermost (eq. 35)."""
     if padding:
@@ -101,10 +78,10 @@ def _rows(img: np.ndarray, m: int, padding: int = 0) -> np.ndarray:
     return np.moveaxis(windows, -5, -3).reshape(*lead, H1 * W1, C * m * m)
 
 
-def _Z_from_mean(z_img: np.ndarray, z, m: int, padding: int = 0) -> np.ndarray:
+def Z_from_mean(z_img: np.ndarray, z, m: int, *, padding: int = 0) -> np.ndarray:
     """Eq. 35 from the mean image(s) z_img (..., C, H, W) and z (...): shape (..., H1 W1, C m^2 + 1),
     the image zero-padded by ``padding`` pixels on each side first."""
-    rows = _rows(z_img, m, padding)  # (..., H1 W1, C m^2)
+    rows = patch_rows(z_img, m, padding)  # (..., H1 W1, C m^2)
     bias = np.broadcast_to(np.asarray(z, dtype=np.float64)[..., None, None], (*rows.shape[:-1], 1))
     return np.concatenate([rows, bias], axis=-1)
 
@@ -120,7 +97,7 @@ def label_weighted_mean(x, y) -> np.ndarray:
     -------
     float64 array (C, H, W). Its m x m patches are the rows of Z (eq. 35).
     """
-    return _mean_image(*_check_xy(x, y))
+    return mean_image(*check_xy(x, y))
 
 
 def build_A(Z) -> np.ndarray:
@@ -142,7 +119,8 @@ def build_A(Z) -> np.ndarray:
     return A
 
 
-def _fix_signs(U: np.ndarray, V: np.ndarray):
+def fix_signs(U: np.ndarray, V: np.ndarray):
+    """The singular vectors with the book's sign convention (below), columns of (..., k) arrays."""
     # A singular pair (u_k, v_k) is defined up to a common sign: take the one whose kernel
     # part (every entry of v_k but the last, the bias) sums to >= 0.
     sign = np.where(V[..., :-1, :].sum(axis=-2) < 0, -1.0, 1.0)[..., None, :]  # (..., 1, k)
@@ -203,7 +181,7 @@ def spectrum(Z) -> Spectrum:
     if Z.ndim != 2 or min(Z.shape) < 2:
         raise ValueError(f"Z must be a matrix (P, D) with P, D >= 2, got shape {Z.shape}; build it with build_Z")
     U, s, Vt = np.linalg.svd(Z, full_matrices=False)
-    U, V = _fix_signs(U, Vt.T)
+    U, V = fix_signs(U, Vt.T)
     rank = int((s > s[0] * max(Z.shape) * np.finfo(np.float64).eps).sum())
     return Spectrum(s, U, V, rank)
 
@@ -313,128 +291,78 @@ def sign_fixed_point(Z, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
     return flip * s_W, flip * s_a
 
 
-# Multiplicity 2 (Definition 1): the second-order term of the Taylor expansion.
+@dataclass(frozen=True, eq=False)
+class V1Trials:
+    """v_1 of Z over T independent samples (see ``v1_cosine_trials``).
+
+    ``index`` (T, n): the images of each trial; ``cosines`` (T, C): each channel part of
+    v_1 against the all-ones vector; ``singular_values`` (T, k): lambda_1..lambda_k of each Z.
+    """
+
+    index: np.ndarray
+    cosines: np.ndarray
+    singular_values: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean cosine per channel (C,)."""
+        return self.cosines.mean(axis=0)
+
+    @property
+    def median(self) -> np.ndarray:
+        """Median cosine per channel (C,): the typical trial, insensitive to rare outliers."""
+        return np.median(self.cosines, axis=0)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Standard deviation (ddof = 1) of the cosine per channel (C,)."""
+        return self.cosines.std(axis=0, ddof=1)
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """lambda_1 / lambda_2 of each trial (T,)."""
+        return self.singular_values[:, 0] / self.singular_values[:, 1]
+
+    def summary(self, digits: int = 5) -> list[str]:
+        """``"mean ± std"`` per channel, as the paper reports them."""
+        return [f"{mu:.{digits}f} ± {sd:.{digits}f}" for mu, sd in zip(self.mean, self.std)]
 
 
-def _patches(x: np.ndarray, m: int) -> np.ndarray:
-    """The vectors xtilde_p(i) of every image: its m x m window at position p, then a 1 (n, P, D)."""
-    rows = _rows(x, m)  # (n, P, C m^2)
-    return np.concatenate([rows, np.ones((*rows.shape[:2], 1))], axis=2)
+def v1_cosine_trials(x, y, n: int = 500, *, trials: int = 50, m: int = 3, target: str = "label", seed: int = 0) -> V1Trials:
+    """Cosine of each channel part of v_1 with the all-ones vector over ``trials`` random samples
+    of ``n`` images of the pool ``(x, y)`` (Sec. 5 and App. A.3: 50 trials of 500 images).
 
-
-def build_Q(x, y, m: int) -> np.ndarray:
-    r"""The label-weighted second moments of the patches, one matrix per output position p:
-
-    .. math:: Q_p = \frac{1}{n} \sum_{i=1}^n y_i\, \tilde{x}_p(i)\, \tilde{x}_p(i)^\top ,
-
-    with xtilde_p(i) the m x m window of x_i at p (all channels), then a 1 for the bias: the
-    rows of eq. 35 before the label-weighted average, whose first moment is the row Z_p
-    (``build_Z``: Z_p = (1/n) sum_i y_i xtilde_p(i)). Q_p is to an activation of multiplicity 2
-    what Z is to multiplicity 1: with sigma(z) = z^2 + O(z^4) the Taylor expansion (eq. 30) gives
-    d a_{k,p} / dt = theta_k^T Q_p theta_k and d theta_k / dt = B_k theta_k (``build_B``).
+    All trials at once: one matrix product gives the T mean images (eq. 31), one batched
+    symmetric eigensolver on the small Z^T Z (D x D) the T spectra (eq. 36): lambda_k^2
+    and v_k are its eigenpairs.
 
     Parameters
     ----------
-    x : array (n, C, H, W); y : array (n,) scalar targets; m : kernel size.
-
-    Returns
-    -------
-    float64 array (P, D, D), P = H1 W1 positions row-major, D = C m^2 + 1 in the column order of
-    ``build_Z``. Each Q_p is symmetric, and positive semi-definite when every y_i >= 0.
+    x : (N, C, H, W) the pool (e.g. from ``data.image_pool``); y : (N,) its labels.
+    target : ``"label"`` -- y_i as given; ``"centred"`` -- y_i minus its mean over the trial's
+        sample, which removes the bias column (z = 0).
+    seed : seeds the draws (each trial n distinct images).
     """
-    x, y = _check_xy(x, y)
-    _check_m(m, x.shape[2], x.shape[3])
-    X = _patches(x, m)  # (n, P, D)
-    return np.einsum("i,ipd,ipe->pde", y, X, X) / x.shape[0]
-
-
-def _check_Q(Q) -> np.ndarray:
-    Q = as_array(Q, "Q")
-    if Q.ndim != 3 or Q.shape[1] != Q.shape[2]:
-        raise ValueError(f"Q must have shape (P, D, D), got {Q.shape}; build it with build_Q")
-    return Q
-
-
-def _check_theta(theta, P_or_D: int, name: str, what: str) -> np.ndarray:
-    theta = as_array(theta, name)
-    if theta.ndim != 2 or theta.shape[1] != P_or_D:
-        raise ValueError(f"{name} must have shape (M, {P_or_D}), one row of {what} per kernel; got {theta.shape}")
-    return theta
-
-
-def build_B(Q, theta_a) -> np.ndarray:
-    r"""Each kernel's matrix B_k of the leading-order flow for an activation of multiplicity 2:
-
-    .. math:: B_k = 2 \sum_p a_{k,p}\, Q_p = \frac{2}{n} \sum_{i=1}^n y_i \sum_p a_{k,p}\,
-              \tilde{x}_p(i)\, \tilde{x}_p(i)^\top .
-
-    Derivation (the expansion of eq. 30 one order further). Gradient flow on R_S (eq. 1) moves
-    kernel k by d theta_k / dt = -(1/n) sum_i e_i sum_p a_{k,p} sigma'(theta_k . xtilde_p(i)) xtilde_p(i)
-    (eq. 23). With weights of size eps, e_i = -y_i + O(eps^3), and sigma'(z) = sigma''(0) z + O(z^3)
-    = 2 z + O(z^3) for x tanh x; so d theta_k / dt = B_k theta_k up to a relative O(eps^2): a linear
-    flow, but with a matrix of its own for each kernel, set by its readout a_k (Q_p from
-    ``build_Q``). Multiplying theta_a by eps multiplies B_k by eps: the time scale is 1 / eps.
-
-    Parameters
-    ----------
-    Q : (P, D, D) from ``build_Q``; theta_a : (M, P), the readout of each kernel position by
-        position (``theta_bar``'s theta_a, one snapshot).
-
-    Returns
-    -------
-    float64 array (M, D, D), symmetric.
-    """
-    Q = _check_Q(Q)
-    theta_a = _check_theta(theta_a, Q.shape[0], "theta_a", "P readout weights")
-    return 2.0 * np.einsum("kp,pde->kde", theta_a, Q)
-
-
-def quadratic_field(Q, theta_W, theta_a) -> tuple[np.ndarray, np.ndarray]:
-    r"""The leading (second-order) term of the gradient-flow vector field for an activation of
-    multiplicity 2 with sigma''(0) = 2 (x tanh x), kernel by kernel:
-
-    .. math:: \frac{d\theta_k}{dt} = B_k \theta_k, \qquad
-              \frac{d a_{k,p}}{dt} = \theta_k^\top Q_p\, \theta_k ,
-
-    from d a_{k,p} / dt = -(1/n) sum_i e_i sigma(theta_k . xtilde_p(i)) (eq. 23) with
-    sigma(z) = z^2 + O(z^4) and e_i = -y_i. Homogeneous of degree 2: at theta = eps theta_bar
-    the rescaled field d theta_bar / dt (eqs. 27-28) is eps times this field of theta_bar, up
-    to a relative O(eps^2).
-
-    Parameters
-    ----------
-    Q : (P, D, D); theta_W : (M, D) kernels with their bias; theta_a : (M, P) readouts.
-
-    Returns
-    -------
-    ``(dW, da)``: (M, D) and (M, P).
-    """
-    Q = _check_Q(Q)
-    theta_W = _check_theta(theta_W, Q.shape[1], "theta_W", "D = C m^2 + 1 kernel entries")
-    theta_a = _check_theta(theta_a, Q.shape[0], "theta_a", "P readout weights")
-    if theta_W.shape[0] != theta_a.shape[0]:
-        raise ValueError(f"theta_W has {theta_W.shape[0]} kernels but theta_a {theta_a.shape[0]}: pass one row each")
-    dW = np.einsum("kde,ke->kd", build_B(Q, theta_a), theta_W)
-    da = np.einsum("kd,pde,ke->kp", theta_W, Q, theta_W)
-    return dW, da
-
-
-def top_eigenpairs(B) -> tuple[np.ndarray, np.ndarray]:
-    """The largest eigenvalue of each symmetric B_k and its unit eigenvector: the growth rate
-    and the direction of kernel k under d theta_k / dt = B_k theta_k (``build_B``). The
-    eigenvector's sign is arbitrary (x tanh x is even: theta and -theta give one network),
-    here the one whose kernel part sums to >= 0.
-
-    B : (M, D, D). Returns ``(rates, directions)``: (M,) and (M, D).
-
-    >>> rates, u = top_eigenpairs(np.diag([1.0, 3.0, 2.0])[None])
-    >>> rates.tolist(), u.tolist()
-    ([3.0], [[0.0, 1.0, 0.0]])
-    """
-    B = as_array(B, "B")
-    if B.ndim != 3 or B.shape[1] != B.shape[2]:
-        raise ValueError(f"B must have shape (M, D, D), got {B.shape}; build it with build_B")
-    evals, V = np.linalg.eigh(B)  # ascending
-    u = V[:, :, -1]
-    sign = np.where(u[:, :-1].sum(axis=1) < 0, -1.0, 1.0)
-    return evals[:, -1], (u * sign[:, None]) + 0.0
+    x, y = check_xy(x, y)
+    N, C, H, W = x.shape
+    check_m(m, H, W)
+    if target not in ("label", "centred"):
+        raise ValueError(f"unknown target {target!r}: choose 'label' or 'centred'")
+    if not (isinstance(n, (int, np.integer)) and 1 <= n <= N):
+        raise ValueError(f"n = {n!r} must be an integer in 1..{N}, the size of the pool")
+    if not (isinstance(trials, (int, np.integer)) and trials >= 1):
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    rng = np.random.default_rng(seed)
+    index = np.sort(np.argsort(rng.random((trials, N)), axis=1)[:, :n], axis=1)  # (T, n), distinct per row
+    w = y[index]  # (T, n)
+    if target == "centred":
+        w = w - w.mean(axis=1, keepdims=True)
+    S = np.zeros((trials, N))
+    np.put_along_axis(S, index, w / n, axis=1)
+    z_img = (S @ x.reshape(N, -1)).reshape(trials, C, H, W)  # eq. 31 for every trial
+    Z = Z_from_mean(z_img, w.mean(axis=1), m)  # (T, P, D), eq. 35
+    evals, V = np.linalg.eigh(np.swapaxes(Z, 1, 2) @ Z)  # (T, D), (T, D, D), ascending
+    evals, V = evals[:, ::-1], V[:, :, ::-1]
+    _, V = fix_signs(V, V)
+    parts = V[:, :-1, 0].reshape(trials * C, m * m)  # kernel parts of v_1, channel by channel
+    return V1Trials(index, cosine_with_ones(parts).reshape(trials, C), np.sqrt(np.clip(evals, 0.0, None)))

@@ -6,6 +6,9 @@ thresholds (``tests/test_paper_scale.py``).
 shown epochs (aligned fraction and effective directions per layer, Sec. 4; the loss; for the
 two-layer GD figures each kernel's cosine with the all-ones vector and its growth) and raises
 ``ClaimError`` listing every claim the numbers do not support.
+The causal test of the layer order (``studies.layer_order`` at Fig. 11's setting) has its claims
+here too (``LAYER_ORDER_CLAIMS``, ``check_layer_order``): the MNIST chapter and the paper-scale
+test read the same table.
 Used in the chapters "The paper's MNIST figures" and "The paper's CIFAR-10 figures".
 """
 from __future__ import annotations
@@ -14,12 +17,13 @@ from typing import Optional
 
 import numpy as np
 
-from .condensation import amplitudes, cosine_with_ones
-from .experiments import FIGURES
-from .train import TrainResult
-from .trajectory import measure
+from ..theory.condensation import amplitudes, cosine_with_ones
+from ..training.trainer import TrainResult
+from ..training.trajectory import measure
+from .figures import FIGURES
 
-__all__ = ["ClaimError", "CLAIMS", "figure_numbers", "check_figure"]
+__all__ = ["ClaimError", "CLAIMS", "ONSET_LEVEL", "figure_numbers", "check_figure", "LAYER_ORDER_FACTORS",
+           "LAYER_ORDER_CLAIMS", "layer_order_numbers", "check_layer_order"]
 
 
 class ClaimError(AssertionError):
@@ -46,6 +50,17 @@ _FIG10_LOSS = {
     "tanh": [("the loss has fallen", "loss_ratio", _between(0.0, 1.0))] + _ONSET_LOSS,
 }
 
+
+
+def _two_layer(aligned: float, directions: float, cos1: float, kernel: str = "kernel") -> list:
+    """The two-layer GD figures' claims (Figs. 6, 12, 13): one line at the shown epoch, along 1."""
+    return _START + [
+        (f"aligned fraction >= {aligned} at the shown epoch", "a1", lambda v: bool(np.all(v >= aligned))),
+        (f"effective directions < {directions}", "d1", lambda v: bool(np.all(v < directions))),
+        (f"median |cosine of a {kernel} with 1| > {cos1}", "cos1", lambda v: v > cos1),
+    ]
+
+
 # Per figure: (claim, the number it reads, the test). The chapters assert the same.
 CLAIMS = {
     **{f"fig10_{a}": _START + [
@@ -59,20 +74,9 @@ CLAIMS = {
         ("every layer below 1.3 effective directions", "d1", lambda v: bool(np.all(v < 1.3))),
         ("the loss is within 10% of its start", "loss_ratio", lambda v: v > 0.9),
     ],
-    "fig12": _START + [
-        ("aligned fraction >= 0.8 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.8))),
-        ("effective directions < 1.5", "d1", lambda v: bool(np.all(v < 1.5))),
-        ("median |cosine of a kernel with 1| > 0.9", "cos1", lambda v: v > 0.9),
-    ],
-    "fig13": _START + [
-        ("aligned fraction >= 0.9 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.9))),
-        ("effective directions < 1.2", "d1", lambda v: bool(np.all(v < 1.2))),
-        ("median |cosine of a kernel with 1| > 0.9", "cos1", lambda v: v > 0.9),
-    ],
-    "fig6": _START + [
-        ("aligned fraction >= 0.8 at the shown epoch", "a1", lambda v: bool(np.all(v >= 0.8))),
-        ("effective directions < 1.5", "d1", lambda v: bool(np.all(v < 1.5))),
-        ("median |cosine of a colour kernel with 1| > 0.95", "cos1", lambda v: v > 0.95),
+    "fig12": _two_layer(0.8, 1.5, 0.9),
+    "fig13": _two_layer(0.9, 1.2, 0.9),
+    "fig6": _two_layer(0.8, 1.5, 0.95, kernel="colour kernel") + [
         ("median amplitude grown > 100 times", "growth", lambda v: v > 100),
         ("the loss has moved less than 1%", "loss_ratio", _between(0.99, 1.0)),
     ],
@@ -134,4 +138,47 @@ def check_figure(name: str, result: TrainResult, scale: Optional[str] = None) ->
               if not test(numbers[key])]
     if failed:
         raise ClaimError(f"{name}: the run does not show " + "; ".join(failed))
+    return numbers
+
+
+# The causal test of the layer order (Fig. 11's setting, ``studies.layer_order``): one run per
+# row, its conv layers' initial weights multiplied by the row; the first row is the figure's own.
+LAYER_ORDER_FACTORS = ((1, 1, 1), (1, 10, 10), (1, 0.1, 0.1), (10, 1, 1))
+# (claim, test on the numbers of ``layer_order_numbers``). The thresholds: a gradient "changes a
+# hundredfold" when the two layers above are scaled by 10 each (eqs. 20-23: the gradient of layer 1
+# holds the product of the weights above it), read as > 50x; an onset "barely moves" within 15%;
+# "moves" beyond 1.5x or out of the run.
+LAYER_ORDER_CLAIMS = [
+    ("scaling layers 2-3 by 10 (0.1) multiplies layer 1's gradient by more than 50 (less than 1/50)",
+     lambda n: n["g1_up"] > 50 * n["g1"] and n["g1_down"] < n["g1"] / 50),
+    ("layer 1's onset moves by at most 15% when its gradient changes a hundredfold",
+     lambda n: abs(n["up1"] - n["on1"]) <= 0.15 * n["on1"] and abs(n["down1"] - n["on1"]) <= 0.15 * n["on1"]),
+    ("layer 1's own weights x 10 move its onset past 1.5 times, or out of the run",
+     lambda n: n["own1"] < 0 or n["own1"] > 1.5 * n["on1"]),
+    ("layer 3's onset moves with the scale of layers 2-3 (earlier when smaller, later when larger)",
+     lambda n: n["down3"] < n["on3"] < n["up3"] or n["up3"] < 0),
+]
+
+
+def layer_order_numbers(order) -> dict:
+    """The numbers ``LAYER_ORDER_CLAIMS`` read from a ``studies.LayerOrder`` over the rows of
+    ``LAYER_ORDER_FACTORS``: layer 1's gradient ``g1`` (own run), ``g1_up`` (layers 2-3 x 10),
+    ``g1_down`` (x 0.1); onsets of layer 1 ``on1``, ``up1``, ``down1``, ``own1`` (its own weights x 10)
+    and of layer 3 ``on3``, ``up3``, ``down3`` (-1: not within the run)."""
+    if [tuple(float(f) for f in row) for row in order.factors] != [tuple(map(float, r)) for r in LAYER_ORDER_FACTORS]:
+        raise ValueError(f"the claims read a layer_order run over LAYER_ORDER_FACTORS = {LAYER_ORDER_FACTORS}, "
+                         f"got factors {order.factors.tolist()}")
+    (g1, _, _), (g1_up, _, _), (g1_down, _, _), _ = order.gradients
+    (on1, _, on3), (up1, _, up3), (down1, _, down3), (own1, _, _) = order.onsets
+    return dict(g1=float(g1), g1_up=float(g1_up), g1_down=float(g1_down), on1=int(on1), up1=int(up1),
+                down1=int(down1), own1=int(own1), on3=int(on3), up3=int(up3), down3=int(down3))
+
+
+def check_layer_order(order) -> dict:
+    """``layer_order_numbers(order)`` after checking each of ``LAYER_ORDER_CLAIMS``; raises
+    ``ClaimError`` naming every claim that fails, with the numbers."""
+    numbers = layer_order_numbers(order)
+    failed = [claim for claim, test in LAYER_ORDER_CLAIMS if not test(numbers)]
+    if failed:
+        raise ClaimError("the layer-order test does not show: " + "; ".join(failed) + f" (numbers: {numbers})")
     return numbers

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._checks import as_array
+from .checks import as_array
 from .data_matrix import build_A, spectrum
 
 __all__ = [
@@ -70,7 +70,7 @@ def _svd(Z: np.ndarray):
     return s.U[:, :s.rank], s.singular_values[:s.rank], s.V[:, :s.rank]
 
 
-def closed_form(Z, theta_W0, theta_a0, times, lr: Optional[float] = None, return_a: bool = True):
+def closed_form(Z, theta_W0, theta_a0, *, times, lr: Optional[float] = None, return_a: bool = True):
     r"""The solution of the linear dynamics d theta_W / dt = Z^T theta_a, d theta_a / dt = Z theta_W
     (eqs. 38, 43) for M kernels at once: Prop. 1, eq. 44, with the constants of eq. 42.
 
@@ -140,7 +140,7 @@ def closed_form(Z, theta_W0, theta_a0, times, lr: Optional[float] = None, return
     return theta_W, theta_a
 
 
-def reference_solution(Z, theta_W0, theta_a0, times, method: str = "solve_ivp", rtol: float = 1e-12, atol: float = 1e-12):
+def reference_solution(Z, theta_W0, theta_a0, *, times, method: str = "solve_ivp", rtol: float = 1e-12, atol: float = 1e-12):
     """The linear dynamics (eq. 43) solved without the SVD, to check ``closed_form`` against:
 
     - ``"solve_ivp"``: ``scipy.integrate.solve_ivp`` (DOP853) on all kernels at once;

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import torch
 
-from .losses import LOSSES, output_gradient
+from ..theory.losses import LOSSES, output_gradient
 
 __all__ = ["patches", "covers", "TwoLayerStack"]
 
@@ -168,7 +168,7 @@ class TwoLayerStack:
             f = torch.bmm(Tf, a_t, out=out[:, i:j])  # f(x_i) = <a, sigma(x^[1](i))>, (S, b, d)
             if not grad:
                 continue
-            e = output_gradient(f, self.y[:, i:j], self.loss, n)  # e_i / n, (S, b, d)
+            e = output_gradient(f, self.y[:, i:j], self.loss, n=n)  # e_i / n, (S, b, d)
             g_a.baddbmm_(e.transpose(1, 2), Tf)  # sum_i e_i sigma(x^[1](i)) / n
             if d == 1:  # a sigma'(x^[1]) in place of sigma(x^[1]); e_i goes onto z(i), K < M columns
                 self._backward(self.a, Tf, Tf)

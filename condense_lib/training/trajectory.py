@@ -15,8 +15,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .condensation import aligned_fraction, cluster_order, cosine_matrix, effective_directions
-from .train import TrainResult, epoch_index
+from ..theory.condensation import aligned_fraction, cluster_order, cosine_matrix, effective_directions
+from .trainer import TrainResult, epoch_index
 
 __all__ = ["Measures", "CosineFrames", "conv_layers", "measure", "cosine_frames"]
 
@@ -133,7 +133,7 @@ def cosine_frames(
     result: TrainResult,
     per: str = "filter",
     order_at=None,
-    layers: Optional[Sequence[int]] = None,
+    *, layers: Optional[Sequence[int]] = None,
 ) -> CosineFrames:
     """The cosine matrices D (eq. 5) of conv ``layers`` at every recorded epoch.
 

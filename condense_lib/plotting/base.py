@@ -1,0 +1,119 @@
+"""The common ground of the book's figures: new axes and grids of the column's width, epoch
+curves (loss, accuracy), images and tables. Functions here draw, never compute: they take
+results and an optional ``ax`` and return the axes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["new_axes", "WIDTH", "new_grid", "panels", "epoch_curve", "loss_curve", "accuracy_curve", "loss_curves", "image", "Table", "table"]
+
+
+def new_axes(ax, figsize=(4.2, 3.6)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+WIDTH = 8.0
+
+
+def new_grid(rows, cols, height, *, width=WIDTH, **kw):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), layout="constrained", squeeze=False, **kw)
+    return fig, axes
+
+
+def panels(n: int, height: float = 3.2):
+    """A row of ``n`` empty axes at the book's width, for the drawing functions' ``ax=``."""
+    return new_grid(1, n, height)[1][0]
+
+
+def epoch_curve(values, ax, title, *, label, marks, ylabel):
+    ax = new_axes(ax, figsize=(4.6, 3.2))
+    values = np.asarray(values)
+    ax.plot(np.arange(len(values)), values, label=label)
+    for e in marks:
+        ax.axvline(e, color="0.6", ls="--", lw=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if label:
+        ax.legend()
+    return ax
+
+
+def loss_curve(loss, ax=None, title=None, *, label=None, marks=()):
+    """Training loss against the epoch (Fig. 15; log scale when it spans decades), with vertical
+    lines at the epochs in ``marks`` (e.g. the epochs whose heatmaps are shown)."""
+    ax = epoch_curve(loss, ax, title, label=label, marks=marks, ylabel="training loss")
+    loss = np.asarray(loss)
+    if loss.min() > 0 and loss.max() / loss.min() > 10:  # log scale only when it spans decades
+        ax.set_yscale("log")
+    return ax
+
+
+def accuracy_curve(acc, ax=None, title=None, *, label=None, marks=(), level=None):
+    """Training accuracy against the epoch (Fig. 8), with dashed lines at the epochs in
+    ``marks`` and a horizontal line at ``level``."""
+    ax = epoch_curve(acc, ax, title, label=label, marks=marks, ylabel="training accuracy")
+    if level is not None:
+        ax.axhline(level, color="0.6", lw=0.8)
+    ax.set_ylim(0, 1.02)
+    return ax
+
+
+def loss_curves(losses, marks=None):
+    """One training-loss panel per run (``losses``: dict title -> loss per epoch), with dashed
+    lines at ``marks[title]`` (the epochs shown). Returns the axes."""
+    _, axes = new_grid(1, len(losses), 2.8)
+    for ax, (title, loss) in zip(axes[0], losses.items()):
+        loss_curve(loss, ax=ax, title=title, marks=(marks or {}).get(title, ()))
+    return axes[0]
+
+
+def image(img, ax=None, title=None, *, cmap="viridis", colorbar=True):
+    """One image (H, W), e.g. a channel of the label-weighted mean image of eq. 31."""
+    ax = new_axes(ax, figsize=(3.2, 3.0))
+    im = ax.imshow(np.asarray(img), cmap=cmap)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+class Table:
+    """A table that renders as an HTML table in a notebook and in the built book, and as
+    Markdown where HTML is not shown (``table`` builds it)."""
+
+    def __init__(self, header, rows):
+        self.header, self.rows = [str(h) for h in header], [[str(c) for c in r] for r in rows]
+
+    def _repr_html_(self) -> str:
+        import html
+
+        def cell(tag, text):
+            bold = text.startswith("**") and text.endswith("**") and len(text) > 4
+            body = f"<b>{html.escape(text[2:-2])}</b>" if bold else html.escape(text)
+            return f"<{tag}>{body}</{tag}>"
+
+        head = "".join(cell("th", h) for h in self.header)
+        body = "".join("<tr>" + "".join(cell("td", c) for c in r) + "</tr>" for r in self.rows)
+        return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def _repr_markdown_(self) -> str:
+        lines = ["| " + " | ".join(self.header) + " |", "|" + " --- |" * len(self.header)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in self.rows])
+
+
+def table(header, rows) -> Table:
+    """A table for display in a notebook (``header``: column names; ``rows``: lists of cells;
+    a cell written ``**text**`` is bold)."""
+    return Table(header, rows)

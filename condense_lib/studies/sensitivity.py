@@ -1,0 +1,245 @@
+"""What matters: one factor at a time around a baseline (n, m, padding, the bias in the kernel
+vector, the head), each row measured for the picture at the end of the initial stage and for
+the time of condensation. Its named sweep is ``sensitivity``.
+Used in the chapter "What matters: a sensitivity table".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..theory.condensation import aligned_fraction, effective_directions, leading_direction
+from ..theory.data_matrix import Spectrum
+from ..theory.effective_time import first_time
+from ..training.config import Config, theory_config
+from ..training.runner import resolve_scale
+from ..training.sweep import sweep
+from ..training.trainer import TrainResult
+from .spectra import sample_key, spectra
+
+__all__ = ["SENSITIVITY", "SensitivityRow", "sensitivity_rows", "sensitivity_configs", "Sensitivity", "sensitivity"]
+
+
+# The sensitivity table: one factor at a time around a baseline, the theory's two-layer tanh CNN
+# (``theory_config``: every parameter N(0, eps^2), GD at a fixed lr, MSE on the label) on whole
+# 28 x 28 MNIST test images. ``base``: the baseline's fields; ``values``: each factor's values
+# (the baseline's among them); ``hidden``: the width of the "fc" head; ``seeds``: 0..seeds-1.
+# fast: the chapter's live grid (n = 5000, 100 times the baseline's cost, lives only in "paper").
+SENSITIVITY = {
+    "fast": dict(base=dict(n=50, eps=1e-5, lr=5e-4, epochs=129), every=3, hidden=32, seeds=1,
+                 values=dict(n=(50, 500), m=(1, 3, 5, 7), padding=(0, "same"), bias=("out", "in"),
+                             head=("linear", "fc"))),
+    "paper": dict(base=dict(n=500, eps=1e-5, lr=5e-4, epochs=150), every=3, hidden=1024, seeds=4,
+                  values=dict(n=(50, 500, 5000), m=(1, 3, 5, 7), padding=(0, "same"), bias=("out", "in"),
+                              head=("linear", "fc"))),
+}
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    """One row of the sensitivity table: ``factor`` at ``value``, the rest at the baseline.
+
+    ``config``: the run of seed 0; ``bias``: whether the measured kernel vectors carry the
+    bias (the factor "bias", and m = 1, whose 1 x 1 kernel without its bias is one number);
+    ``baseline``: whether this row is the baseline itself (measured as ``bias`` says)."""
+
+    factor: str
+    value: object
+    config: Config
+    bias: bool
+    baseline: bool
+
+
+def sensitivity_rows(scale: str, grid: Optional[dict] = None) -> list[SensitivityRow]:
+    """The rows of the sensitivity table at ``scale`` (``SENSITIVITY[scale]``, or ``grid``):
+    for each factor (``n``, ``m``, ``padding``, ``bias``, ``head``) and each of its values, the
+    baseline ``theory_config(**base)`` with that one field changed, snapshots every ``every``
+    epochs. ``padding="same"`` is (m - 1) / 2 of the baseline's m; ``bias`` changes no run,
+    only the measurement (``condensation.kernel_vectors(..., bias=...)``); ``head="fc"`` has
+    ``hidden`` units."""
+    grid = SENSITIVITY[scale] if grid is None else grid
+    every, base = int(grid["every"]), dict(grid["base"])
+    epochs = int(base["epochs"])
+    baseline = theory_config(**base, snapshot_epochs=tuple(range(0, epochs + 1, every)))
+    unknown = set(grid["values"]) - {"n", "m", "padding", "bias", "head"}
+    if unknown:
+        raise ValueError(f"unknown factor(s) {sorted(unknown)}: the factors are n, m, padding, bias and head")
+    rows = []
+    for factor, values in grid["values"].items():
+        for value in values:
+            if factor == "bias":
+                config, bias = baseline, value == "in"
+            elif factor == "head":
+                config = baseline.replace(head=value, hidden=int(grid["hidden"])) if value == "fc" else baseline
+                bias = False
+            else:
+                config = baseline.replace(**{factor: value})
+                bias = config.m == 1
+            base_value = {"n": baseline.n, "m": baseline.m, "padding": 0, "bias": "out", "head": "linear"}[factor]
+            rows.append(SensitivityRow(factor, value, config, bias, value == base_value))
+    return rows
+
+
+def sensitivity_configs(scale: str, grid: Optional[dict] = None) -> list[Config]:
+    """Every distinct run of the sensitivity table (``sensitivity_rows``), seeds 0..seeds-1 of each."""
+    grid = SENSITIVITY[scale] if grid is None else grid
+    runs = dict.fromkeys(row.config for row in sensitivity_rows(scale, grid))
+    return [c.replace(seed=s) for c in runs for s in range(int(grid["seeds"]))]
+
+
+def _direction_cosines(lead: np.ndarray, v1: np.ndarray, bias: bool) -> tuple[float, float]:
+    """|cos| of the kernels' leading direction ``lead`` with v_1 of Z (its kernel part, or all of
+    it with the bias) and with the all-ones kernel (bias entry 0)."""
+    target = v1 if bias else v1[:-1]
+    weights = lead[:-1] if bias else lead
+    ones = abs(weights.sum()) / np.sqrt(weights.size)  # cos(lead, (1, ..., 1, 0)), lead a unit vector
+    return float(abs(lead @ target) / np.linalg.norm(target)), float(ones)
+
+
+def _sensitivity_measures(result: TrainResult, config: Config, bias: bool, spec: Spectrum, stage: float,
+                          level: float) -> dict:
+    """The measures of one run: the aligned fraction at every recorded epoch, the time it first
+    reaches ``level``, and the picture at the first recorded epoch where R_S <= (1 - stage) R_S(0)
+    (the last recorded epoch if the loss never falls that far)."""
+    epochs = np.asarray(result.epochs)
+    vectors = [result.kernels(int(e), bias=bias) for e in epochs]
+    aligned = np.array([aligned_fraction(V) for V in vectors])
+    fallen = result.loss[epochs] <= (1 - stage) * result.loss[0]
+    k = int(np.argmax(fallen)) if fallen.any() else len(epochs) - 1
+    cos_v1, cos_ones = _direction_cosines(leading_direction(vectors[k]), spec.v1, bias)
+    times = config.lr * epochs
+    return dict(curve=aligned, t_level=first_time(times, aligned >= level), stage_epoch=int(epochs[k]),
+                t_stage=first_time(times, fallen),
+                aligned=aligned[k], directions=effective_directions(vectors[k]), cos_v1=cos_v1, cos_ones=cos_ones,
+                lambda_1=float(spec.singular_values[0]), ratio=spec.ratio)
+
+
+@dataclass(frozen=True, eq=False)
+class Sensitivity:
+    """The sensitivity table (see ``sensitivity``): R rows (factor, value), S seeds.
+
+    ``factors``, ``values`` (R,): the row; ``bias`` (R,): the kernel vectors carry the bias;
+    ``baseline`` (R,): the row is the baseline; ``times`` (T,): lr x epoch of the snapshots;
+    per row and seed (R, S): ``lambda_1`` and ``ratio`` (lambda_1 / lambda_2) of the run's own Z
+    (eqs. 35-36; for the "fc" head, the Z of the linear readout on the same data), ``t_level``
+    the gradient-flow time at which the aligned fraction first reaches ``level`` (``inf`` if
+    never), ``t_stage`` the time of the picture point -- the first recorded epoch with
+    R_S <= (1 - ``stage``) R_S(0), the end of the initial stage (``stage_epoch``; the last
+    epoch, and ``t_stage`` = ``inf``, if the loss never falls that far) -- and there ``aligned``, ``directions``,
+    ``cos_v1`` (|cos| of the kernels' leading direction with v_1) and ``cos_ones`` (with the
+    all-ones kernel); ``curves`` (R, S, T): the aligned fraction at every snapshot.
+    """
+
+    scale: str
+    level: float
+    stage: float
+    factors: tuple
+    values: tuple
+    bias: np.ndarray
+    baseline: np.ndarray
+    seeds: np.ndarray
+    times: np.ndarray
+    lambda_1: np.ndarray
+    ratio: np.ndarray
+    t_level: np.ndarray
+    t_stage: np.ndarray
+    stage_epoch: np.ndarray
+    aligned: np.ndarray
+    directions: np.ndarray
+    cos_v1: np.ndarray
+    cos_ones: np.ndarray
+    curves: np.ndarray
+
+    # The thresholds of the verdict: the picture changes when, against the baseline measured the
+    # same way, the aligned fraction moves by more than PICTURE_ALIGNED or a cosine of the
+    # direction condensed on by more than PICTURE_COSINE; else the time changes when t_level (the
+    # condensation) or t_stage (the end of the initial stage) is more than TIME_FACTOR times the
+    # baseline's, or less than 1 / TIME_FACTOR times, or is reached by one run and not the other.
+    PICTURE_ALIGNED = 0.2
+    PICTURE_COSINE = 0.1
+    TIME_FACTOR = 1.25
+
+    def mean(self, of: str) -> np.ndarray:
+        """Mean over seeds per row (R,) of ``of`` (a (R, S) field)."""
+        return np.mean(getattr(self, of), axis=-1)
+
+    def reference(self, row: int) -> int:
+        """The row that ``row`` is compared with: the baseline measured with the same kernel
+        vectors -- the row "bias in" for a row measured with the bias (m = 1), the baseline with
+        the bias left out for every other row, "bias in" included."""
+        factors, values = np.array(self.factors), np.array([str(v) for v in self.values])
+        with_bias = self.bias[row] and self.factors[row] != "bias"
+        hits = np.flatnonzero((factors == "bias") & (values == "in")) if with_bias else np.flatnonzero(
+            self.baseline & ~self.bias)
+        if not hits.size:
+            raise ValueError(f"row {row} ({self.factors[row]} = {self.values[row]}) has no baseline row to compare with: "
+                             f"the grid needs the factor bias with the values 'out' and 'in'")
+        return int(hits[0])
+
+    def verdict(self, row: int) -> str:
+        """"baseline", "changes the picture", "changes only the time" or "changes neither",
+        by the thresholds above, on the means over seeds."""
+        if self.baseline[row]:
+            return "baseline"
+        ref = self.reference(row)
+        aligned, cos_v1, cos_ones = (self.mean(of) for of in ("aligned", "cos_v1", "cos_ones"))
+        if (abs(aligned[row] - aligned[ref]) > self.PICTURE_ALIGNED or abs(cos_v1[row] - cos_v1[ref]) > self.PICTURE_COSINE
+                or abs(cos_ones[row] - cos_ones[ref]) > self.PICTURE_COSINE):
+            return "changes the picture"
+        for t in (self.mean("t_level"), self.mean("t_stage")):
+            if np.isfinite(t[row]) != np.isfinite(t[ref]):
+                return "changes only the time"
+            factor = t[row] / t[ref] if np.isfinite(t[ref]) else 1.0
+            if not 1 / self.TIME_FACTOR <= factor <= self.TIME_FACTOR:
+                return "changes only the time"
+        return "changes neither"
+
+    def verdicts(self) -> list:
+        """``verdict`` of every row."""
+        return [self.verdict(r) for r in range(len(self.factors))]
+
+    def rows(self, factor: str) -> np.ndarray:
+        """The rows of ``factor``, in their order."""
+        return np.flatnonzero(np.array(self.factors) == factor)
+
+
+def sensitivity(scale: Optional[str] = None, *, level: float = 0.9, stage: float = 0.05, grid: Optional[dict] = None,
+                client=None, device=None) -> Sensitivity:
+    """Vary one factor at a time around a baseline (``sweep.sensitivity_rows``: n, m, padding,
+    bias in or out of the kernel vector, the head) and measure, per row and seed,
+
+    - the picture: at the end of the initial stage (the first recorded epoch where the loss has
+      fallen by ``stage``, R_S <= (1 - stage) R_S(0), eq. 1), the aligned fraction, the effective
+      directions, and the direction condensed on: |cos| of the kernels' leading direction with
+      v_1 of the run's own Z (eqs. 35-36, with the run's m and padding) and with the all-ones kernel;
+    - the time: the gradient-flow time t = lr x epoch (eq. 20) at which the aligned fraction
+      first reaches ``level``, beside lambda_1 of Z, which sets the time scale of the linear
+      dynamics (Prop. 1: the kernels grow like exp(lambda_1 t)).
+
+    Every run goes through ``sweep`` (cached; on ``client`` if given). ``scale``: resolved by
+    ``runner.resolve_scale`` (``"auto"``: the paper grid when it is cached). ``grid``: a dict in the
+    form of ``SENSITIVITY[scale]`` (default that). The verdicts: ``Sensitivity.verdict``.
+    """
+    scale = resolve_scale(scale, sensitivity_configs)
+    if not 0 < level < 1 or not 0 < stage < 1:
+        raise ValueError(f"level and stage are fractions in (0, 1), got level={level!r}, stage={stage!r}")
+    grid = SENSITIVITY[scale] if grid is None else grid
+    rows, seeds = sensitivity_rows(scale, grid), int(grid["seeds"])
+    runs = list(dict.fromkeys(row.config.replace(seed=s) for row in rows for s in range(seeds)))
+    results = dict(zip(runs, sweep(runs, client, device=device)))
+    by_sample = spectra(runs)
+    measures = [[_sensitivity_measures(results[c], c, row.bias, by_sample[sample_key(c)], stage, level)
+                 for c in (row.config.replace(seed=s) for s in range(seeds))] for row in rows]
+    field = lambda name: np.array([[m[name] for m in per_seed] for per_seed in measures])
+    times = rows[0].config.times()
+    if any(not np.array_equal(row.config.times(), times) for row in rows):
+        raise ValueError("the rows of a sensitivity grid must share lr, epochs and snapshots (one time axis)")
+    return Sensitivity(
+        scale=scale, level=float(level), stage=float(stage), factors=tuple(r.factor for r in rows),
+        values=tuple(r.value for r in rows), bias=np.array([r.bias for r in rows]),
+        baseline=np.array([r.baseline for r in rows]), seeds=np.arange(seeds), times=times,
+        lambda_1=field("lambda_1"), ratio=field("ratio"), t_level=field("t_level"), t_stage=field("t_stage"), stage_epoch=field("stage_epoch"),
+        aligned=field("aligned"), directions=field("directions"), cos_v1=field("cos_v1"), cos_ones=field("cos_ones"),
+        curves=field("curve"))

@@ -1,0 +1,156 @@
+"""The cached runner: ``run(config)`` trains once and caches the result (``cache``), so that
+executing a chapter twice trains once; ``is_cached``; ``seconds_per_epoch``; and the one scale
+policy (``resolve_scale``).
+
+Two scales: ``"fast"``, the setting the book executes on a CPU, and ``"paper"``, the paper's
+(Sec. 4, App. A). ``resolve_scale`` turns what a chapter or a study is given into one of them:
+``None`` reads ``CONDENSE_SCALE`` (default ``"fast"``), and ``"auto"`` means "the paper's runs
+where they are cached, else fast". ``python -m condense_lib run fig2 --scale paper`` fills the
+cache ahead of time.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+from .cache import load_or_compute, lookup
+from .config import Config
+from .data import SHAPES
+from .device import full_float32, resolve_device, synchronize
+from .trainer import TrainResult, train
+
+__all__ = ["SCALES", "default_scale", "resolve_scale", "result_check", "run", "is_cached", "seconds_per_epoch"]
+
+SCALES = ("fast", "paper")
+
+
+def default_scale() -> str:
+    """The scale named by ``CONDENSE_SCALE`` (default ``"fast"``): ``"fast"``, ``"paper"`` or ``"auto"``."""
+    scale = os.environ.get("CONDENSE_SCALE", "fast")
+    if scale not in SCALES + ("auto",):
+        raise ValueError(f"CONDENSE_SCALE={scale!r} is not a scale: choose one of {SCALES} or 'auto'")
+    return scale
+
+
+def resolve_scale(scale: Optional[str] = None, runs: Optional[Callable[[str], list]] = None) -> str:
+    """The one scale policy: ``"fast"`` or ``"paper"`` from what a chapter or a study was given.
+
+    ``scale``: ``"fast"`` or ``"paper"`` (returned as they are); ``None``, the scale named by
+    ``CONDENSE_SCALE`` (default ``"fast"``, which may itself say ``"auto"``); ``"auto"``, the
+    paper's runs where they exist: ``"paper"`` when every run of ``runs("paper")`` (a function
+    of the scale giving the ``Config`` s, such as ``SWEEPS[name]``) is cached, else ``"fast"``.
+
+    >>> resolve_scale("paper")
+    'paper'
+    """
+    if scale is None:
+        scale = default_scale()
+    if scale == "auto":
+        if runs is None:
+            raise ValueError("scale='auto' needs the runs it looks for (runs=lambda scale: [...configs])")
+        return "paper" if all(is_cached(c) for c in runs("paper")) else "fast"
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}: choose one of {SCALES} or 'auto' (the paper's runs where "
+                         f"they are cached, else fast); CONDENSE_SCALE says the same")
+    return scale
+
+
+def result_check(config: Config):
+    """The check of a run's arrays, read back or just computed: a function that says what is
+    wrong with them (a sentence), or returns None when every array has its shape and is finite."""
+    epochs = config.recorded()
+    S, L, m = len(epochs), len(config.channels), config.m
+    c_in, H, _ = SHAPES[config.dataset]
+    size = (config.crop or H) - L * (m - 1 - 2 * config.padding)  # H_L = W_L of the last conv layer
+    shapes = {"loss": (config.epochs + 1,), "accuracy": (config.epochs + 1,)}
+    for l, c_out in enumerate(config.channels):
+        shapes[f"param/convs.{l}.weight"] = (S, c_out, c_in, m, m)  # (S, C_out, C_in, m, m)
+        shapes[f"param/convs.{l}.bias"] = (S, c_out)
+        c_in = c_out
+    if config.head == "linear":
+        shapes["param/readout.weight"] = (S, config.d, c_in * size * size)  # a, no bias
+    else:
+        shapes["param/readout.weight"] = (S, config.d, config.hidden)
+        shapes["param/readout.bias"] = (S, config.d)
+
+    def check(arrays: dict):
+        if "epochs" not in arrays or np.asarray(arrays["epochs"]).tolist() != epochs:
+            return f"the recorded epochs are {np.asarray(arrays.get('epochs')).tolist()}, not {epochs}"
+        for key, shape in shapes.items():
+            if key not in arrays:
+                return f"{key} is missing"
+            if np.shape(arrays[key]) != shape:
+                return f"{key} has shape {np.shape(arrays[key])}, not {shape}"
+        loss = np.asarray(arrays["loss"], dtype=np.float64)
+        if not np.isfinite(loss).all():
+            first = int(np.flatnonzero(~np.isfinite(loss))[0])
+            return (f"the loss is {loss[first]} at epoch {first}: the training diverged "
+                    f"(lr = {config.lr:g} is too large for this setting)")
+        for key, value in arrays.items():
+            if key.startswith("param/") and (np.shape(value)[:1] != (S,) or not np.isfinite(value).all()):
+                return f"{key} is not {S} finite snapshots"
+        return None
+
+    return check
+
+
+def run(config: Config, *, device=None, use_cache: bool = True, progress=None) -> TrainResult:
+    """Train ``config`` (or read its cached result) and return the ``TrainResult``.
+
+    The cache key is the hash of every field of ``config`` and ``RESULTS_VERSION``
+    (``config.cache_key()``); ``device`` is not part of it, so results computed on a GPU serve
+    a CPU session and vice versa. Nor is the number of CPU threads (``torch.get_num_threads()``):
+    the order of the sums changes with both, so a cached result agrees with a fresh run here to
+    float rounding, not bit for bit (``use_cache=False`` recomputes). The snapshots keep every
+    parameter except those named in ``UNRECORDED``. On a CUDA device TF32 is off during the run.
+
+    The cache never costs a result (``condense_lib.cache.load_or_compute``): its folder is
+    checked writable before training (``CacheError`` otherwise, nothing trained), and a write
+    that fails after training is a ``RuntimeWarning``, the result returned. A result is stored
+    and served only when every array has its shape and is finite: a run whose loss becomes NaN
+    or inf (too large an ``lr``) is returned with a ``RuntimeWarning`` naming the epoch, and not
+    cached.
+
+    ``device``: where it trains (``device.resolve_device``: None, the best this machine has);
+    ``progress``: a progress bar while training (``progress.show_progress`` decides when ``None``).
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"run() takes a Config, got {type(config).__name__}; see condense_lib.get_config")
+    device = resolve_device(device)
+
+    def compute():
+        x, y, model = config.build()
+        with full_float32(device):
+            result = train(model, x, y, device=device, progress=progress, **config.train_options())
+        return result.to_arrays()
+
+    arrays = load_or_compute("run", config.cache_key(), compute, validate=result_check(config), use_cache=use_cache)
+    return TrainResult.from_arrays(arrays)
+
+
+def seconds_per_epoch(config: Config, *, device=None, epochs: int = 2) -> float:
+    """An estimate of the wall-clock seconds one epoch of ``config`` takes on ``device``: the mean
+    over ``epochs`` timed steps, after one untimed step (allocation, kernel selection). Trains a
+    fresh model of ``config`` on its data and caches nothing; the time of a whole run is about
+    ``config.epochs`` times this (an estimate: the machine's load and the recording of
+    snapshots change it)."""
+    if not (isinstance(epochs, int) and epochs >= 1):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    device = resolve_device(device)
+    x, y, model = config.build()
+    options = {**config.train_options(), "snapshot_epochs": (), "device": device, "progress": False}
+    with full_float32(device):
+        train(model, x, y, **{**options, "epochs": 1})
+        synchronize(device)
+        start = time.perf_counter()
+        train(model, x, y, **{**options, "epochs": epochs})
+        synchronize(device)
+    return (time.perf_counter() - start) / epochs
+
+
+def is_cached(config: Config) -> bool:
+    """Whether the cache holds a valid result of ``config``: readable, complete and finite."""
+    return lookup(config.cache_path().stem, result_check(config)) is not None
