@@ -24,26 +24,33 @@ export TIMEFORMAT := [took %0Rs]
 
 .PHONY: book test unit lint nbval bench venv assets strip clean paper paper-check
 
+# The paper edition: every chapter executed with CONDENSE_SCALE=auto, so that each figure shows
+# the paper's own run where results/ ships it (nothing shipped is trained) and the fast one
+# elsewhere; the caption of each figure says which.
 book: $(INSTALLED) assets
-	@echo "== building the book (executes every notebook)"
-	time env -u MPLBACKEND jupyter-book build . --all -W -n --keep-going
+	@echo "== building the book, the paper edition (executes every notebook)"
+	time env -u MPLBACKEND CONDENSE_SCALE=auto jupyter-book build . --all -W -n --keep-going
 	@echo "== open file://$(CURDIR)/$(HTML)/index.html"
 
-# The build executes every chapter once; the tests then check the executed copies
-# (tests/test_notebooks.py) instead of executing them a second time.
-test: lint book
-	@echo "== unit tests, doctests, the executed chapters and the built pages in a browser"
+# nbval executes every chapter at the fast scale (training exercised), then the book build
+# renders the paper edition from the same results cache (nothing trains twice); the tests then
+# check the library and the executed copies of the book (tests/test_notebooks.py).
+test: lint nbval book
+	@echo "== unit tests, doctests, the shipped runs replayed, the executed chapters and the built pages in a browser"
 	time python -m pytest tests condense_lib --doctest-modules
 
-# The paper's own settings: fill the cache at the paper scale on a GPU (every figure; see
-# `python -m condense_lib list --scale paper --estimate --device cuda` for how long), then
-# build the book from it. DEVICE=cpu runs it on a CPU (days).
+# The shipped results: train the paper's runs (PAPER_RUNS, default every figure) at the paper
+# scale on DEVICE (a GPU; DEVICE=cpu for those a CPU affords, see
+# `python -m condense_lib list --scale paper --estimate`), copy them into results/ with their
+# replay and provenance (`python -m condense_lib ship`), then build the paper edition.
 DEVICE ?= cuda
+PAPER_RUNS ?= all
 paper: $(INSTALLED) assets
-	@echo "== training every figure at the paper scale on $(DEVICE) (cached in $(CONDENSE_CACHE))"
-	time python -m condense_lib run all --scale paper --device $(DEVICE)
-	@echo "== building the book at the paper scale"
-	time env -u MPLBACKEND CONDENSE_SCALE=paper jupyter-book build . --all -W -n --keep-going
+	@echo "== training $(PAPER_RUNS) at the paper scale on $(DEVICE) (cached in $(CONDENSE_CACHE))"
+	time python -m condense_lib run $(PAPER_RUNS) --scale paper --device $(DEVICE)
+	@echo "== shipping them into results/ (manifest, replay of the first epochs)"
+	time python -m condense_lib ship $(PAPER_RUNS)
+	$(MAKE) book
 
 # The figures a CPU can afford at the paper scale, checked against the chapters' claims
 # (tests/test_paper_scale.py, marker `paper`, not part of `make test`): an hour or more.
@@ -57,9 +64,10 @@ unit: lint
 lint: $(INSTALLED)
 	ruff check condense_lib tests tools benchmarks
 
-# Every chapter executed by nbval, outside the book build (for a chapter edited on its own).
+# Every chapter executed by nbval at the fast scale, outside the book build (part of `make test`).
 nbval: $(INSTALLED)
-	time python -m pytest book/*.ipynb --nbval-lax --nbval-cell-timeout=600
+	@echo "== nbval: every chapter executed at the fast scale"
+	time env CONDENSE_SCALE=fast python -m pytest book/*.ipynb --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider -q
 
 # The trainer against a plain PyTorch loop, and the book's execution time; writes
 # benchmarks/results.md, which the book's appendix shows. Not part of `make test`.

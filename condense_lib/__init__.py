@@ -15,9 +15,9 @@ Every public name is re-exported here (``__all__``): ``import condense_lib as cl
 from . import notebook, paper, plotting, studies, theory, training
 
 # The public names: each module's own explicit __all__, in this order.
-__all__ = [*theory.__all__, *training.__all__, *paper.__all__, *studies.__all__, *plotting.__all__, "notebook_setup", "live_frontend", "__version__"]
+__all__ = [*theory.__all__, *training.__all__, *paper.__all__, *studies.__all__, *plotting.__all__, "notebook_setup", "live_frontend", "glue", "__version__"]
 
-from .notebook import live_frontend, notebook_setup
+from .notebook import glue, live_frontend, notebook_setup
 from .paper import *
 from .plotting import *
 from .studies import *

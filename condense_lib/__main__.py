@@ -4,6 +4,7 @@
     python -m condense_lib run fig12 fig4 --scale paper --device cuda
     python -m condense_lib run fig12 --set n=100 seed=1
     python -m condense_lib sweep phase_diagram --scale paper --scheduler local
+    python -m condense_lib ship fig12 fig6 --out results
 
 ``run`` takes figure names (``fig12``), a figure's prefix (``fig4`` for its three
 panels) or ``all``, and fills ``CONDENSE_CACHE`` with the results the notebooks
@@ -15,6 +16,11 @@ string: ``activation=relu``); the changed runs are cached under their own keys.
 into the cache: here, one point after another, or with ``--scheduler local`` on a Dask
 ``LocalCluster`` of this machine, or ``--scheduler tcp://host:8786`` on a running Dask
 cluster whose workers share ``CONDENSE_CACHE`` (``pip install "condense_lib[sweep]"``).
+
+``ship NAME ...`` copies the finished paper-scale runs of the figures from the cache into the
+shipped results (``results/``, ``training.shipped``) and rewrites its manifest: each run's
+configuration, key and how it was made (``runner.provenance_record``, stored with the run when it
+trained; ``--provenance FILE`` supplies it, as JSON ``{name: {...}}``, for runs trained before).
 
 ``list --estimate`` times two epochs of each setting on ``--device`` (after one untimed
 step) and prints epochs x seconds per epoch: an estimate of each run's time, not a promise.
@@ -31,6 +37,7 @@ import dataclasses
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from .paper.figures import FIGURES, figure_names
 from .training.cache import CacheError, cache_dir
@@ -156,6 +163,41 @@ def _run(args) -> int:
     return 0
 
 
+def _ship(args) -> int:
+    import json
+
+    from .training.cache import lookup, write_npz
+    from .training.provenance import replay_arrays
+    from .training.runner import result_check
+    from .training.shipped import read_manifest, write_manifest
+
+    changes = _overrides(args.set)
+    out = Path(args.out)
+    given = json.loads(Path(args.provenance).read_text()) if args.provenance else {}
+    runs = read_manifest(out)["runs"]
+    for name in figure_names(args.figures):
+        config = _config(name, "paper", changes)
+        stem = config.cache_path().stem
+        arrays = lookup(stem, result_check(config))
+        if arrays is None:
+            raise ValueError(f"{name}: its paper-scale run is not in the cache ({cache_dir()}): train it first, "
+                             f"python -m condense_lib run {name} --scale paper")
+        made = json.loads(str(arrays["provenance"])) if "provenance" in arrays else given.get(name)
+        if made is None:
+            raise ValueError(f"{name}: the cached run records no provenance: give it with --provenance FILE")
+        arrays = {k: v for k, v in arrays.items() if not k.startswith("check/")}
+        arrays.update(replay_arrays(config))  # the first epochs again, here: what check_shipped compares
+        write_npz(out / f"{stem}.npz", arrays, config.cache_key())
+        runs[name] = dict(file=f"{stem}.npz", key=stem.rpartition("-")[2], config=config.to_dict(),
+                          provenance=made, bytes=(out / f"{stem}.npz").stat().st_size)
+        print(f"{name}: {stem}.npz ({runs[name]['bytes'] / 1e6:.1f} MB), trained in {made.get('seconds')} s on "
+              f"{made.get('device')}", flush=True)
+    for stale in set(f.name for f in out.glob("run-*.npz")) - {e["file"] for e in runs.values()}:
+        (out / stale).unlink()
+    write_manifest(out, runs)
+    return 0
+
+
 def _client(scheduler):
     """A Dask client: none for None, a LocalCluster for "local", else the scheduler at that address."""
     if scheduler is None:
@@ -228,11 +270,17 @@ def main(argv=None) -> int:
     sweeping.add_argument("--batch", type=int, default=1, metavar="S",
                           help="train up to S seeds of one two-layer setting in one call (default 1: none)")
     sweeping.add_argument("--quiet", action="store_true", help="no progress bar")
+    shipping = sub.add_parser("ship", help="copy finished paper-scale runs into the shipped results")
+    shipping.add_argument("figures", nargs="+", help="figure names (fig12), prefixes (fig4) or 'all'")
+    shipping.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "results"),
+                          help="the shipped results folder (default: results/ of the checkout)")
+    shipping.add_argument("--set", nargs="+", action="extend", metavar="FIELD=VALUE", help="change Config fields")
+    shipping.add_argument("--provenance", metavar="FILE", help="JSON {name: provenance} for runs that record none")
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _one_line
         try:
-            return {"list": _list, "run": _run, "sweep": _sweep}[args.command](args)
+            return {"list": _list, "run": _run, "sweep": _sweep, "ship": _ship}[args.command](args)
         except (ValueError, CacheError, FileNotFoundError, ImportError) as err:
             # unknown figure or field, bad value or CONDENSE_SCALE, absent device, unwritable cache, no data
             print("error: " + " ".join(str(err).split()), file=sys.stderr)

@@ -23,8 +23,9 @@ from importlib import metadata
 from pathlib import Path
 
 from .training.progress import set_progress_policy
+from .training.shipped import results_dir
 
-__all__ = ["notebook_setup", "live_frontend", "on_colab", "install_spec", "installed_ref"]
+__all__ = ["notebook_setup", "live_frontend", "on_colab", "install_spec", "installed_ref", "glue"]
 
 PACKAGE = "condense_lib"
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
@@ -81,7 +82,9 @@ def _pip_install(spec: str) -> None:
 def notebook_setup(repository: str, ref: str) -> None:
     """Make sure a Colab runtime holds the ``condense_lib`` a chapter was written for.
 
-    On Colab, a ``condense_lib`` that pip installed from another git ref than ``ref`` is
+    On Colab, where the package comes without the shipped results (``results/``), their URL at
+    ``ref`` becomes ``CONDENSE_RESULTS_URL`` (``training.shipped``), so that the paper edition of a
+    figure is fetched, not trained. On Colab, a ``condense_lib`` that pip installed from another git ref than ``ref`` is
     replaced by ``%pip install`` from ``ref``; since the old one is already imported, the
     call then stops with a one-line request to restart the session. The install is
     skipped when the imported ``condense_lib`` came from ``ref``, or not from git at all
@@ -102,6 +105,8 @@ def notebook_setup(repository: str, ref: str) -> None:
         (what to do instead); IPython shows its message as one line.
     """
     spec = install_spec(repository, ref)
+    if on_colab() and results_dir() is None:  # the package comes without results/: fetch shipped runs
+        os.environ.setdefault("CONDENSE_RESULTS_URL", f"https://raw.githubusercontent.com/{repository}/{ref}/results")
     if on_colab():
         have = installed_ref()
         if have is not None and have != ref:
@@ -114,6 +119,17 @@ def notebook_setup(repository: str, ref: str) -> None:
             raise SystemExit(
                 f"{PACKAGE} {ref} replaced {have}: restart the session (Runtime > Restart session), then run all cells."
             )
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """MyST-NB's ``glue``: keep ``value`` under ``name`` for the book's text and captions to quote
+    (``{glue:text}`name```). Without MyST-NB (Colab, a plain Jupyter) it does nothing: the value
+    is printed by the cell or shown by the figure itself."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=display)
 
 
 def live_frontend() -> bool:

@@ -180,3 +180,12 @@ def test_installed_ref_is_none_for_an_editable_install_or_a_checkout():
 def test_install_spec_refuses_what_pip_would_misread(repository, ref):
     with pytest.raises(ValueError, match="OWNER/NAME|tag or a commit"):
         notebook.install_spec(repository, ref)
+
+
+def test_setup_on_colab_points_at_the_shipped_results_of_its_release(colab, monkeypatch):
+    monkeypatch.setattr(notebook, "installed_ref", lambda: None)
+    monkeypatch.setattr(notebook, "results_dir", lambda: None)  # installed from git: no results/ folder
+    monkeypatch.delenv("CONDENSE_RESULTS_URL", raising=False)
+    notebook.notebook_setup("a/b", "v1")
+    assert os.environ["CONDENSE_RESULTS_URL"] == "https://raw.githubusercontent.com/a/b/v1/results"
+    monkeypatch.delenv("CONDENSE_RESULTS_URL")

@@ -46,6 +46,10 @@ class FigureReport:
         """The figure's caption and the setting at this scale (``Figure.describe``)."""
         return FIGURES[self.name].describe(self.scale)
 
+    def setting(self) -> str:
+        """Which setting the figure shows, in a line for its caption (``Figure.setting``)."""
+        return FIGURES[self.name].setting(self.scale)
+
     def summary(self) -> str:
         """One line: the aligned fraction and the effective directions per layer, at
         initialization and at the shown epochs."""

@@ -10,6 +10,7 @@ __all__ = ["new_axes", "WIDTH", "new_grid", "panels", "epoch_curve", "loss_curve
 
 
 def new_axes(ax, figsize=(4.2, 3.6)):
+    """``ax``, or new axes of ``figsize`` inches when it is None."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -17,10 +18,11 @@ def new_axes(ax, figsize=(4.2, 3.6)):
     return ax
 
 
-WIDTH = 8.0
+WIDTH = 8.0  # inches: a figure as wide as the book's column
 
 
 def new_grid(rows, cols, height, *, width=WIDTH, **kw):
+    """A figure of ``rows`` x ``cols`` axes (always 2-d), ``width`` x ``height`` inches."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), layout="constrained", squeeze=False, **kw)
@@ -33,6 +35,7 @@ def panels(n: int, height: float = 3.2):
 
 
 def epoch_curve(values, ax, title, *, label, marks, ylabel):
+    """``values`` against the epoch, with dashed lines at the epochs ``marks``."""
     ax = new_axes(ax, figsize=(4.6, 3.2))
     values = np.asarray(values)
     ax.plot(np.arange(len(values)), values, label=label)

@@ -10,19 +10,24 @@ cache ahead of time.
 """
 from __future__ import annotations
 
+import json
 import os
+import platform
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+import torch
 
 from .cache import load_or_compute, lookup
 from .config import Config
 from .data import SHAPES
 from .device import full_float32, resolve_device, synchronize
+from .shipped import shipped_arrays
 from .trainer import TrainResult, train
 
-__all__ = ["SCALES", "default_scale", "resolve_scale", "result_check", "run", "is_cached", "seconds_per_epoch"]
+__all__ = ["SCALES", "default_scale", "resolve_scale", "result_check", "run", "is_cached", "seconds_per_epoch", "provenance_record"]
 
 SCALES = ("fast", "paper")
 
@@ -120,15 +125,68 @@ def run(config: Config, *, device=None, use_cache: bool = True, progress=None) -
     if not isinstance(config, Config):
         raise TypeError(f"run() takes a Config, got {type(config).__name__}; see condense_lib.get_config")
     device = resolve_device(device)
+    check = result_check(config)
+    if use_cache:
+        found = _stored(config, check)
+        if found is not None:
+            return TrainResult.from_arrays(found)
 
     def compute():
         x, y, model = config.build()
+        start = time.perf_counter()
         with full_float32(device):
             result = train(model, x, y, device=device, progress=progress, **config.train_options())
-        return result.to_arrays()
+        synchronize(device)
+        return {**result.to_arrays(), "provenance": np.array(json.dumps(provenance_record(device, time.perf_counter() - start)))}
 
-    arrays = load_or_compute("run", config.cache_key(), compute, validate=result_check(config), use_cache=use_cache)
+    arrays = load_or_compute("run", config.cache_key(), compute, validate=check, use_cache=use_cache)
     return TrainResult.from_arrays(arrays)
+
+
+def provenance_record(device, seconds: float) -> dict:
+    """How a run was made, stored with it (and in the shipped results' manifest): the library's
+    version and git commit (when it runs from a checkout), torch, the device, the CPU threads,
+    the wall time of the training in seconds, the date."""
+    import datetime
+    import subprocess
+    from importlib import metadata
+
+    try:
+        version = metadata.version("condense_lib")
+    except metadata.PackageNotFoundError:  # a folder uploaded next to a notebook
+        version = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, text=True,
+                                capture_output=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    dev = torch.device(device)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
+    return dict(library=version, commit=commit, torch=torch.__version__, device=f"{dev.type} ({name})",
+                threads=torch.get_num_threads(), seconds=round(float(seconds), 1),
+                date=datetime.date.today().isoformat())
+
+
+def _cpu_name() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _stored(config: Config, check) -> Optional[dict]:
+    """The valid arrays of ``config`` in the cache, else in the shipped results; None if neither."""
+    stem = config.cache_path().stem
+    found = lookup(stem, check)
+    if found is None:
+        found = shipped_arrays(stem, config.cache_key())
+        if found is not None and check(found) is not None:
+            found = None
+    return found
 
 
 def seconds_per_epoch(config: Config, *, device=None, epochs: int = 2) -> float:
@@ -152,5 +210,6 @@ def seconds_per_epoch(config: Config, *, device=None, epochs: int = 2) -> float:
 
 
 def is_cached(config: Config) -> bool:
-    """Whether the cache holds a valid result of ``config``: readable, complete and finite."""
-    return lookup(config.cache_path().stem, result_check(config)) is not None
+    """Whether a valid result of ``config`` is at hand, readable, complete and finite: in the
+    cache, or among the shipped results (``shipped``)."""
+    return _stored(config, result_check(config)) is not None
