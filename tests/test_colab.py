@@ -187,5 +187,4 @@ def test_setup_on_colab_points_at_the_shipped_results_of_its_release(colab, monk
     monkeypatch.setattr(notebook, "results_dir", lambda: None)  # installed from git: no results/ folder
     monkeypatch.delenv("CONDENSE_RESULTS_URL", raising=False)
     notebook.notebook_setup("a/b", "v1")
-    assert os.environ["CONDENSE_RESULTS_URL"] == "https://raw.githubusercontent.com/a/b/v1/results"
-    monkeypatch.delenv("CONDENSE_RESULTS_URL")
+    assert os.environ.pop("CONDENSE_RESULTS_URL") == "https://raw.githubusercontent.com/a/b/v1/results"

@@ -164,12 +164,14 @@ def adam_step_ratios(scale: Optional[str] = None) -> dict:
     """For every figure of the paper trained by Adam, its learning rate over the std of its first
     conv layer's initialization, lr / sigma_1 (Sec. 4.1): how far Adam moves each first-layer
     weight per step, in units of the initial weights. A dict figure name -> ratio, one entry per
-    distinct run (Figs. 3 and 8 share Fig. 2's). ``scale``: ``runner.resolve_scale``; the ratios
+    distinct setting (Figs. 3 and 8 share Fig. 2's). ``scale``: ``runner.resolve_scale``; the ratios
     need no training, so ``"auto"`` reads as ``"paper"``."""
     scale = "paper" if scale == "auto" else resolve_scale(scale)
-    runs = {}
+    runs, seen = {}, set()
     for name, figure in FIGURES.items():
         c = figure[scale]
-        if c.optimizer == "adam" and c not in runs.values():
+        setting = c.replace(epochs=0, snapshot_epochs=())  # Fig. 3's run of its own is Fig. 2's setting
+        if c.optimizer == "adam" and setting not in seen:
             runs[name] = c
+            seen.add(setting)
     return {name: c.lr / sigma_1(SHAPES[c.dataset][0], c.channels[0], c.m, gamma=c.gamma) for name, c in runs.items()}
