@@ -80,7 +80,7 @@ def check_shipped(name: str, *, folder=None, rtol: float = REPLAY_RTOL) -> dict:
     new = replay(config, len(stored["check/loss"]) - 1)
     E = len(new["loss"])
     errors = dict(
-        start=max(_error(v, stored[f"param/{k}"][0]) for k, v in new["start"].items()),
+        start=max(_error(v, stored[f"param/{k}"][0]) for k, v in new["start"].items() if f"param/{k}" in stored),
         curve=max(_error(new["loss"], stored["loss"][:E]), _error(new["accuracy"], stored["accuracy"][:E])),
         moved=max(_error(v, stored[f"check/moved/{k}"]) for k, v in new["moved"].items()),
     )

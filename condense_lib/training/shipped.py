@@ -4,7 +4,8 @@ Each file is a finished run of the results cache (``cache.write_npz``: the array
 ``TrainResult`` and the run's configuration, ``run-<hash of Config.cache_key()>.npz``) at the
 paper's setting, holding only what the chapters read (the conv kernels and the readout at the
 recorded epochs, the loss and accuracy per epoch; never the 13-26 million weights of an FC
-head, ``config.UNRECORDED``). ``results/manifest.json`` lists them: per figure its ``Config``,
+head, ``config.UNRECORDED``; the readout only of the two-layer runs, whose chapters decompose it,
+the others naming it in their array ``dropped``). ``results/manifest.json`` lists them: per figure its ``Config``,
 its key, and how it was made (library version and commit, torch, device, threads, wall time).
 
 ``runner.run`` and ``runner.is_cached`` read a shipped run as they read the cache, so the scale
