@@ -60,7 +60,8 @@ class FigureReport:
                 f"{fmt(d0, 2)} -> {fmt(d1, 2)} (epoch {', '.join(map(str, self.shown))})")
 
 
-def figure_report(name: str, scale: Optional[str] = None, *, check: bool = True, device=None) -> FigureReport:
+def figure_report(name: str, scale: Optional[str] = None, *, check: bool = True, config: Optional[Config] = None,
+                  device=None) -> FigureReport:
     """Figure ``name`` of ``FIGURES`` at ``scale`` (``runner.resolve_scale``: None, ``CONDENSE_SCALE``;
     ``"auto"``, the paper's run where cached): its run (``run``, cached; trained on ``device``),
     measures, frames ordered at the shown epoch and, with ``check``, the claims checked
