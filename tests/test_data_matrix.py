@@ -290,3 +290,17 @@ def test_multiplicity_two_inputs_raise_clear_errors():
         cl.quadratic_field(Q, np.zeros((2, 3)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"B must have shape \(M, D, D\)"):
         cl.top_eigenpairs(np.zeros((3, 3)))
+
+
+def test_sign_fixed_point_is_global_for_the_adam_chapters_Z(data_dir, monkeypatch):
+    """The chapter "Adam against gradient descent" calls s_W "the pair that maximizes" ||Z s||_1:
+    on its own Z (100 MNIST test images, m = 3, D = 10), the alternation's answer is the best of
+    all 2^10 sign vectors, found by brute force."""
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    Z = cl.theory_config(M=32, eps=1e-5, n=100, seed=0).Z()
+    s_W, _ = cl.sign_fixed_point(Z)
+    D = Z.shape[1]
+    grid = np.array(np.meshgrid(*[[-1.0, 1.0]] * D, indexing="ij")).reshape(D, -1).T  # (2^D, D)
+    gains = np.abs(Z @ grid.T).sum(axis=0)
+    assert D == 10 and np.abs(Z @ s_W).sum() == pytest.approx(gains.max(), rel=1e-12)
+    assert np.sum(gains >= gains.max() * (1 - 1e-12)) == 2  # unique up to the sign flip +-s
