@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["new_axes", "WIDTH", "new_grid", "panels", "epoch_curve", "loss_curve", "accuracy_curve", "loss_curves", "image", "Table", "table"]
+__all__ = ["loss_panel", "new_axes", "WIDTH", "new_grid", "panels", "epoch_curve", "loss_curve", "accuracy_curve", "loss_curves", "image", "Table", "table"]
 
 
 def new_axes(ax, figsize=(4.2, 3.6)):
@@ -120,3 +120,25 @@ def table(header, rows) -> Table:
     """A table for display in a notebook (``header``: column names; ``rows``: lists of cells;
     a cell written ``**text**`` is bold)."""
     return Table(header, rows)
+
+
+def loss_panel(curves: dict, cols: int = 4):
+    """Fig. 15 of the paper as one panel: for each figure (``curves[name] = (loss, shown)``), its
+    training loss over its start against the epoch, a dashed line at each shown epoch, one small
+    axes per figure in a grid of ``cols`` columns. Returns the axes (flat)."""
+    rows = -(-len(curves) // cols)
+    fig, axes = new_grid(rows, cols, 1.9 * rows, sharey=False)
+    flat = axes.ravel()
+    for ax, (name, (loss, shown)) in zip(flat, curves.items()):
+        loss = np.asarray(loss, dtype=np.float64)
+        ax.plot(np.arange(len(loss)), loss / loss[0], lw=1.2)
+        for e in sorted(set(shown)):
+            ax.axvline(e, color="0.6", ls="--", lw=0.8)
+        ax.set_title(name.replace("_", " "), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.ticklabel_format(useOffset=False)
+    for ax in flat[len(curves):]:
+        ax.set_visible(False)
+    fig.supxlabel("epoch", fontsize=9)
+    fig.supylabel(r"$R_S / R_S(0)$", fontsize=9)
+    return flat[:len(curves)]

@@ -9,7 +9,7 @@ from ..theory.condensation import cluster_order, cosine_matrix
 from .base import WIDTH, Table, new_grid, table
 from .heatmaps import heatmap
 
-__all__ = ["seed_errorbars", "optimizer_curves", "optimizer_directions", "sensitivity_curves", "sensitivity_table", "growth_vs_rate", "accuracy_and_survival"]
+__all__ = ["merge_curves", "seed_errorbars", "optimizer_curves", "optimizer_directions", "sensitivity_curves", "sensitivity_table", "growth_vs_rate", "accuracy_and_survival"]
 
 
 def seed_errorbars(spread, of="aligned"):
@@ -223,4 +223,26 @@ def accuracy_and_survival(study):
     survival_ax.set_xlim(-0.5, len(study.gammas_sigma) - 0.5)
     survival_ax.set_ylim(-0.02, 1.02)
     survival_ax.set_ylabel("|cos| at the end with the\ninitial stage's leading direction")
+    return axes[0]
+
+
+def merge_curves(checks: dict, lrs: dict):
+    """Fig. 1 in numbers: for each run (``studies.MergeCheck`` by label; ``lrs`` its step, for the
+    time axis), the relative error of the merged network's output (left, log scale) and the loss
+    of the trained network (solid) and of the merged one (dashed), over R_S(0) (right), against
+    the gradient-flow time lr x epoch. Returns the axes."""
+    _, axes = new_grid(1, 2, 3.2)
+    err_ax, loss_ax = axes[0]
+    for j, (label, check) in enumerate(checks.items()):
+        t = lrs[label] * check.epochs
+        err_ax.plot(t[1:], check.error[1:], "o-", color=f"C{j}", label=label)
+        loss_ax.plot(t, check.loss, "-", color=f"C{j}", label=f"{label}: trained")
+        loss_ax.plot(t, check.loss_merged, "--", color=f"C{j}", label=f"{label}: merged")
+    err_ax.set_yscale("log")
+    err_ax.set_xlabel("gradient-flow time t = lr x epoch")
+    err_ax.set_ylabel(r"$\|f_{\mathrm{merged}} - f\| \,/\, \|f\|$")
+    loss_ax.set_xlabel("gradient-flow time t = lr x epoch")
+    loss_ax.set_ylabel(r"$R_S / R_S(0)$")
+    err_ax.legend(fontsize=7)
+    loss_ax.legend(fontsize=7)
     return axes[0]

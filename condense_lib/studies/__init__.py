@@ -7,6 +7,7 @@ from . import (
     after_initial_stage,
     layer_order,
     linearization,
+    merge,
     multiplicity,
     optimizers,
     regimes,
@@ -18,11 +19,12 @@ from . import (
 )
 
 # The public names: each module's own explicit __all__, in this order.
-__all__ = [*spectra.__all__, *linearization.__all__, *theorem1.__all__, *regimes.__all__, *seeds.__all__, *layer_order.__all__, *optimizers.__all__, *sensitivity.__all__, *multiplicity.__all__, *after_initial_stage.__all__, *sweeps.__all__]
+__all__ = [*spectra.__all__, *linearization.__all__, *theorem1.__all__, *regimes.__all__, *seeds.__all__, *layer_order.__all__, *optimizers.__all__, *sensitivity.__all__, *multiplicity.__all__, *after_initial_stage.__all__, *merge.__all__, *sweeps.__all__]
 
 from .after_initial_stage import *
 from .layer_order import *
 from .linearization import *
+from .merge import *
 from .multiplicity import *
 from .optimizers import *
 from .regimes import *

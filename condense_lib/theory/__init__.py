@@ -12,13 +12,14 @@ from . import (
     fields,
     linear_dynamics,
     losses,
+    merge,
     proof,
     proof_part3,
     quadratic,
 )
 
 # The public names: each module's own explicit __all__, in this order.
-__all__ = [*checks.__all__, *activations.__all__, *condensation.__all__, *losses.__all__, *data_matrix.__all__, *quadratic.__all__, *linear_dynamics.__all__, *proof.__all__, *proof_part3.__all__, *effective_time.__all__, *fields.__all__]
+__all__ = [*checks.__all__, *activations.__all__, *condensation.__all__, *losses.__all__, *data_matrix.__all__, *quadratic.__all__, *linear_dynamics.__all__, *proof.__all__, *proof_part3.__all__, *effective_time.__all__, *fields.__all__, *merge.__all__]
 
 from .activations import *
 from .checks import *
@@ -28,6 +29,7 @@ from .effective_time import *
 from .fields import *
 from .linear_dynamics import *
 from .losses import *
+from .merge import *
 from .proof import *
 from .proof_part3 import *
 from .quadratic import *
