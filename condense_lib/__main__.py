@@ -166,12 +166,10 @@ def _run(args) -> int:
 def _ship(args) -> int:
     import json
 
-    import numpy as np
-
     from .training.cache import lookup, write_npz
     from .training.provenance import replay_arrays
     from .training.runner import result_check
-    from .training.shipped import read_manifest, write_manifest
+    from .training.shipped import compact_arrays, read_manifest, write_manifest
 
     changes = _overrides(args.set)
     out = Path(args.out)
@@ -187,11 +185,7 @@ def _ship(args) -> int:
         made = json.loads(str(arrays["provenance"])) if "provenance" in arrays else given.get(name)
         if made is None:
             raise ValueError(f"{name}: the cached run records no provenance: give it with --provenance FILE")
-        arrays = {k: v for k, v in arrays.items() if not k.startswith("check/")}
-        if len(config.channels) > 1:  # only the two-layer figures' chapters read the readout (theta_bar, eq. 33)
-            dropped = [k for k in arrays if k.startswith("param/readout.")]
-            arrays = {k: v for k, v in arrays.items() if k not in dropped}
-            arrays["dropped"] = np.array(dropped)
+        arrays = compact_arrays(arrays, config)
         arrays.update(replay_arrays(config))  # the first epochs again, here: what check_shipped compares
         write_npz(out / f"{stem}.npz", arrays, config.cache_key())
         runs[name] = dict(file=f"{stem}.npz", key=stem.rpartition("-")[2], config=config.to_dict(),

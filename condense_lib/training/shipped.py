@@ -25,9 +25,11 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from .cache import cache_dir, read_npz
 
-__all__ = ["results_dir", "read_manifest", "shipped_arrays", "write_manifest", "MANIFEST"]
+__all__ = ["results_dir", "read_manifest", "shipped_arrays", "compact_arrays", "write_manifest", "MANIFEST"]
 
 MANIFEST = "manifest.json"
 
@@ -98,6 +100,18 @@ def shipped_arrays(stem: str, key: dict) -> Optional[dict]:
     folder = results_dir()
     path = folder / name if folder is not None and (folder / name).is_file() else _fetch(name)
     return None if path is None else read_npz(path, key)
+
+
+def compact_arrays(arrays: dict, config) -> dict:
+    """What a shipped run keeps of its cached ``arrays``: everything, but for runs of several conv
+    layers the readout, which only the two-layer figures' chapters read (theta_bar, eq. 33); the
+    names left out go into the array ``dropped``, which ``runner.result_check`` accepts."""
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("check/")}
+    if len(config.channels) > 1:
+        dropped = [k for k in arrays if k.startswith("param/readout.")]
+        arrays = {k: v for k, v in arrays.items() if k not in dropped}
+        arrays["dropped"] = np.array(dropped)
+    return arrays
 
 
 def write_manifest(folder: Path, runs: dict) -> Path:
