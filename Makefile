@@ -22,7 +22,7 @@ export PYTHONHASHSEED := 0
 export PATH := $(BIN):$(PATH)
 export TIMEFORMAT := [took %0Rs]
 
-.PHONY: book test unit lint nbval bench venv assets strip clean paper paper-check
+.PHONY: book test unit lint nbval bench venv assets strip clean paper paper-check screenshots
 
 # The paper edition: every chapter executed with CONDENSE_SCALE=auto, so that each figure shows
 # the paper's own run where results/ ships it (nothing shipped is trained) and the fast one
@@ -56,6 +56,12 @@ paper: $(INSTALLED) assets
 # (tests/test_paper_scale.py, marker `paper`, not part of `make test`): an hour or more.
 paper-check: $(INSTALLED)
 	time python -m pytest tests/test_paper_scale.py -m paper -v
+
+# Every page of the built book read in Chromium at 1280 px and 390 px (tests/test_browser.py),
+# a full-page screenshot of each in _build/screenshots/1280/ and _build/screenshots/390/.
+screenshots: $(INSTALLED)
+	time python -m pytest tests/test_browser.py -q -p no:cacheprovider
+	@echo "== screenshots in $(CURDIR)/_build/screenshots/{1280,390}/"
 
 # Library tests and doctests only: seconds, no book.
 unit: lint

@@ -22,6 +22,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from .plotting.base import book_style
 from .training.progress import set_progress_policy
 from .training.shipped import results_dir
 
@@ -89,7 +90,7 @@ def notebook_setup(repository: str, ref: str) -> None:
     call then stops with a one-line request to restart the session. The install is
     skipped when the imported ``condense_lib`` came from ``ref``, or not from git at all
     (an uploaded folder, a wheel). Elsewhere (a local Jupyter, the book build) nothing
-    is installed.
+    is installed. Everywhere, figures are drawn for the book's column (``plotting.base.STYLE``).
 
     Parameters
     ----------
@@ -104,6 +105,7 @@ def notebook_setup(repository: str, ref: str) -> None:
         On Colab, after reinstalling (restart the session) or when the install failed
         (what to do instead); IPython shows its message as one line.
     """
+    _figures_for_the_book()
     spec = install_spec(repository, ref)
     if on_colab() and results_dir() is None:  # the package comes without results/: fetch shipped runs
         os.environ.setdefault("CONDENSE_RESULTS_URL", f"https://raw.githubusercontent.com/{repository}/{ref}/results")
@@ -121,10 +123,25 @@ def notebook_setup(repository: str, ref: str) -> None:
             )
 
 
+def _figures_for_the_book() -> None:
+    """Every figure drawn for the book's column (``plotting.base.book_style``), shown as a PNG
+    at twice its pixel size (``retina``: crisp on a high-density screen, same size on the page)."""
+    book_style()
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
 def glue(name: str, value, display: bool = False) -> None:
     """MyST-NB's ``glue``: keep ``value`` under ``name`` for the book's text and captions to quote
     (``{glue:text}`name```). Without MyST-NB (Colab, a plain Jupyter) it does nothing: the value
     is printed by the cell or shown by the figure itself."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # a NumPy or torch scalar: its plain text must read as a number ({glue:text}`x:.2f`)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -6,10 +6,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["loss_panel", "new_axes", "WIDTH", "new_grid", "panels", "epoch_curve", "loss_curve", "accuracy_curve", "loss_curves", "image", "Table", "table"]
+__all__ = ["loss_panel", "new_axes", "WIDTH", "DPI", "FONT", "STYLE", "book_style", "new_grid", "panels", "epoch_curve", "loss_curve", "accuracy_curve", "loss_curves", "image", "Table", "table"]
 
 
-def new_axes(ax, figsize=(4.2, 3.6)):
+WIDTH = 6.4  # inches: a figure as wide as the book's column
+DPI = 84  # CSS pixels per inch: a 6.4-inch figure is 538 px, shown whole at 1280 px, at 63% on a phone
+FONT = 10.5  # points, every text of a figure: 10.5 pt at 84 dpi is 12 CSS px (9 pt) shown whole
+STYLE = {
+    "figure.dpi": DPI, "figure.figsize": (WIDTH, 4.0), "font.size": FONT,
+    "axes.titlesize": FONT, "axes.labelsize": FONT, "legend.fontsize": FONT, "figure.titlesize": FONT,
+    "figure.labelsize": FONT, "xtick.labelsize": FONT, "ytick.labelsize": FONT,
+    "axes.formatter.useoffset": False,  # no "+1.33e1" offsets: the axes show the values
+}
+
+
+def book_style() -> None:
+    """Draw every figure for the book's column (``STYLE``: 7 inches at ``DPI``, ``FONT``-point
+    text, no axis offsets). ``notebook_setup`` calls it, with PNGs at twice ``DPI`` (retina)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(STYLE)
+
+
+def new_axes(ax, figsize=(WIDTH, 3.8)):
     """``ax``, or new axes of ``figsize`` inches when it is None."""
     import matplotlib.pyplot as plt
 
@@ -17,8 +36,6 @@ def new_axes(ax, figsize=(4.2, 3.6)):
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
 
-
-WIDTH = 8.0  # inches: a figure as wide as the book's column
 
 
 def new_grid(rows, cols, height, *, width=WIDTH, **kw):
@@ -36,7 +53,7 @@ def panels(n: int, height: float = 3.2):
 
 def epoch_curve(values, ax, title, *, label, marks, ylabel):
     """``values`` against the epoch, with dashed lines at the epochs ``marks``."""
-    ax = new_axes(ax, figsize=(4.6, 3.2))
+    ax = new_axes(ax, figsize=(WIDTH, 3.6))
     values = np.asarray(values)
     ax.plot(np.arange(len(values)), values, label=label)
     for e in marks:
@@ -81,7 +98,7 @@ def loss_curves(losses, marks=None):
 
 def image(img, ax=None, title=None, *, cmap="viridis", colorbar=True):
     """One image (H, W), e.g. a channel of the label-weighted mean image of eq. 31."""
-    ax = new_axes(ax, figsize=(3.2, 3.0))
+    ax = new_axes(ax, figsize=(4.2, 3.8))
     im = ax.imshow(np.asarray(img), cmap=cmap)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -127,18 +144,16 @@ def loss_panel(curves: dict, cols: int = 4):
     training loss over its start against the epoch, a dashed line at each shown epoch, one small
     axes per figure in a grid of ``cols`` columns. Returns the axes (flat)."""
     rows = -(-len(curves) // cols)
-    fig, axes = new_grid(rows, cols, 1.9 * rows, sharey=False)
+    fig, axes = new_grid(rows, cols, 2.0 * rows + 0.4, sharey=False)
     flat = axes.ravel()
     for ax, (name, (loss, shown)) in zip(flat, curves.items()):
         loss = np.asarray(loss, dtype=np.float64)
         ax.plot(np.arange(len(loss)), loss / loss[0], lw=1.2)
         for e in sorted(set(shown)):
             ax.axvline(e, color="0.6", ls="--", lw=0.8)
-        ax.set_title(name.replace("_", " "), fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.ticklabel_format(useOffset=False)
+        ax.set_title(name.replace("_", " "))
     for ax in flat[len(curves):]:
         ax.set_visible(False)
-    fig.supxlabel("epoch", fontsize=9)
-    fig.supylabel(r"$R_S / R_S(0)$", fontsize=9)
+    fig.supxlabel("epoch")
+    fig.supylabel(r"$R_S / R_S(0)$")
     return flat[:len(curves)]

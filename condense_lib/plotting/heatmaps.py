@@ -6,13 +6,14 @@ Jupyter or Colab session, else the same player. Draws, never computes.
 from __future__ import annotations
 
 import re
+from html import escape
 
 import numpy as np
 
 from ..theory.condensation import amplitudes, cluster_order, cosine_matrix, cosine_with_ones
-from .base import WIDTH, new_axes, new_grid
+from .base import DPI, FONT, WIDTH, new_axes, new_grid
 
-__all__ = ["heatmap", "amplitude_cosine", "heatmaps", "heatmap_animation", "scrubber", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels"]
+__all__ = ["heatmap", "amplitude_cosine", "heatmaps", "heatmap_animation", "animation_caption", "scrubber", "before_after", "heatmap_row", "condensation_panel", "before_after_kernels"]
 
 
 def heatmap(cos, ax=None, title=None, *, colorbar=True, cmap="RdBu_r"):
@@ -86,42 +87,58 @@ def heatmaps(frames, epoch, axes=None, *, colorbar=True, label=None):
     return axes
 
 
-def heatmap_animation(frames, dpi=60, interval=700, *, panel=2.2, label=None):
+def heatmap_animation(frames, interval=700, *, label=None, caption=None):
     """The heatmaps of ``frames`` at every recorded epoch as an animation player
     (``matplotlib.animation.FuncAnimation(...).to_jshtml()``): HTML with the frames
     embedded as PNG, which plays in Jupyter, Colab and a static page alike.
 
-    ``dpi`` and ``panel`` (inches per layer) keep the page light: the frames carry
-    no ticks, a title per layer, the axis labels and the colour bar's label. Returns
-    an ``IPython.display.HTML``; the figure it drew is closed.
+    The frames are drawn like the book's figures (``DPI``, ``FONT``; at least 4.8 inches, half
+    the column, and at most ``WIDTH``) and stored at twice ``DPI``; they carry no ticks, a title
+    per layer, the axis labels and the colour bar's label. The player sits in a ``<figure>``
+    whose caption is ``caption`` (default: what the frames show, from ``frames``). Returns an
+    ``IPython.display.HTML``; the figure it drew is closed.
     """
+    import matplotlib as mpl
     import matplotlib.pyplot as plt
     from IPython.display import HTML
     from matplotlib.animation import FuncAnimation
 
     n = len(frames.layers)
-    fig, axes = plt.subplots(1, n, figsize=(panel * n + 0.9, panel + 0.5), dpi=dpi, layout="constrained", squeeze=False)
-    axes = heatmaps(frames, int(frames.epochs[0]), axes=axes[0], colorbar=False, label=label)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.xaxis.label.set_fontsize(9)
-        ax.yaxis.label.set_fontsize(9)
-        ax.title.set_fontsize(10)
-    bar = fig.colorbar(axes[0].images[0], ax=list(axes), fraction=0.046 / n, pad=0.02, ticks=[-1, 0, 1])
-    bar.ax.tick_params(labelsize=8)
-    bar.set_label("cosine", fontsize=9)
+    panel = min(3.9, (WIDTH - 0.9) / n)
+    with mpl.rc_context({"font.size": FONT, "axes.titlesize": FONT, "axes.labelsize": FONT, "savefig.dpi": 2 * DPI}):
+        fig, axes = plt.subplots(1, n, figsize=(panel * n + 0.9, panel + 0.5), dpi=DPI, layout="constrained",
+                                 squeeze=False)
+        axes = heatmaps(frames, int(frames.epochs[0]), axes=axes[0], colorbar=False, label=label)
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        bar = fig.colorbar(axes[0].images[0], ax=list(axes), fraction=0.046 / n, pad=0.02, ticks=[-1, 0, 1])
+        bar.set_label("cosine")
 
-    def draw(s):
-        for j, ax in enumerate(axes):
-            ax.images[0].set_data(frames.cos[j][s])
-            ax.set_title(_layer_title(frames, j, frames.epochs[s], label), fontsize=10)
-        return [ax.images[0] for ax in axes]
+        def draw(s):
+            for j, ax in enumerate(axes):
+                ax.images[0].set_data(frames.cos[j][s])
+                ax.set_title(_layer_title(frames, j, frames.epochs[s], label))
+            return [ax.images[0] for ax in axes]
 
-    animation = FuncAnimation(fig, draw, frames=len(frames.epochs), interval=interval, blit=False)
-    html = _offline(animation.to_jshtml(default_mode="once"))
-    plt.close(fig)
-    return HTML(html)
+        animation = FuncAnimation(fig, draw, frames=len(frames.epochs), interval=interval, blit=False)
+        html = _offline(animation.to_jshtml(default_mode="once"))
+        width = round(fig.get_figwidth() * DPI)
+        plt.close(fig)
+    html = re.sub(r'<img id="(_anim_img[0-9a-f]*)"', rf'<img id="\1" width="{width}" alt="animation frame"', html)
+    return HTML(f'<figure class="animation-figure">{html}<figcaption>{escape(caption or animation_caption(frames, label))}'
+                "</figcaption></figure>")
+
+
+def animation_caption(frames, label=None) -> str:
+    """What a player of ``frames`` shows, in one sentence (the default caption)."""
+    layers = ", ".join(str(j + 1) for j in frames.layers)
+    what = f"layer {layers}" if len(frames.layers) == 1 else f"layers {layers}"
+    run = f"{label}: " if label else ""
+    return (f"Animation, {run}the cosine similarity of every pair of {frames.per}s of {what} at each of the "
+            f"{len(frames.epochs)} recorded epochs, {int(frames.epochs[0])} to {int(frames.epochs[-1])} "
+            "(press \u25b6 to play, or step with \u2039 \u203a): watch the noise at epoch 0 gather into "
+            "blocks of +1 and \u22121.")
 
 
 # matplotlib's player draws its buttons with Font Awesome icons loaded from a CDN:
@@ -169,7 +186,9 @@ def scrubber(frames, interactive=None, **animation):
         heatmaps(frames, epoch, label=animation.get("label"))
         plt.show()
 
-    return widgets.VBox([slider, widgets.interactive_output(draw, {"epoch": slider})])
+    caption = animation.get("caption") or animation_caption(frames, animation.get("label"))
+    return widgets.VBox([slider, widgets.interactive_output(draw, {"epoch": slider}),
+                         widgets.HTML(f"<p>{escape(caption)}</p>")])
 
 
 def before_after(frames, shown, labels=None):
@@ -198,7 +217,7 @@ def before_after(frames, shown, labels=None):
 def heatmap_row(frames, epoch, labels=None):
     """Layer 1 of each ``CosineFrames`` in ``frames`` at ``epoch``, side by side (e.g. one
     vector per filter against one per kernel). Returns the axes."""
-    _, axes = new_grid(1, len(frames), 3.6, width=3.8 * len(frames))
+    _, axes = new_grid(1, len(frames), 3.4, width=min(WIDTH, 3.6 * len(frames)))
     labels = labels or [None] * len(frames)
     for j, (f, label) in enumerate(zip(frames, labels)):
         heatmaps(f, epoch, axes=axes[0, j:j + 1], colorbar=j == len(frames) - 1, label=label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import new_axes
+from .base import WIDTH, new_axes
 
 __all__ = ["tail_histogram", "bound_curves", "failure_curves"]
 
@@ -20,7 +20,7 @@ def tail_histogram(samples, levels, ax=None, *, xlabel="value", logx=False, bins
     """A histogram of ``samples`` (one value per random draw) with a vertical line at each of
     ``levels`` ({label: value}, e.g. a bound holding with probability 1 - delta); a logarithmic
     x axis with ``logx`` (when a bound lies far out in the tail)."""
-    ax = new_axes(ax, figsize=(5.2, 3.6))
+    ax = new_axes(ax, figsize=(WIDTH, 4.0))
     samples = np.asarray(samples, dtype=float)
     values = [samples.min(), samples.max(), *levels.values()]
     if logx:
@@ -35,7 +35,7 @@ def tail_histogram(samples, levels, ax=None, *, xlabel="value", logx=False, bins
     ax.set_xlim(lo / 1.15 if logx else lo - 0.05 * (hi - lo), hi * 1.15 if logx else hi + 0.05 * (hi - lo))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("number of draws")
-    ax.legend(fontsize=8)
+    ax.legend()
     if title:
         ax.set_title(title)
     return ax
@@ -47,7 +47,7 @@ def bound_curves(t, measured, bounds, *, ax=None, marks=None, levels=None, xlabe
     (``bounds``: {label: (T,) array or (t_b, values) pair}, dashed; a pair at one time is a marker),
     with vertical lines at the
     times in ``marks`` ({label: time}) and horizontal lines at ``levels`` ({label: value})."""
-    ax = new_axes(ax, figsize=(5.2, 3.6))
+    ax = new_axes(ax, figsize=(WIDTH, 4.0))
     t = np.asarray(t, dtype=float)
     plot = ax.semilogy if logy else ax.plot
     for label, values in measured.items():
@@ -63,7 +63,7 @@ def bound_curves(t, measured, bounds, *, ax=None, marks=None, levels=None, xlabe
         ax.axhline(y, color=color, lw=1, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7.5)
+    ax.legend(fontsize="small")
     if title:
         ax.set_title(title)
     return ax
@@ -74,7 +74,7 @@ def failure_curves(widths, curves, delta, *, ax=None, marks=None, floor=1e-6, xl
     """Failure probabilities against the width M (``curves``: {label: (K,) array}), on log-log axes;
     values below ``floor`` (zeros included) are drawn at ``floor``, the bottom edge. A horizontal
     line at ``delta`` and vertical lines at the widths in ``marks`` ({label: M})."""
-    ax = new_axes(ax, figsize=(5.2, 3.6))
+    ax = new_axes(ax, figsize=(WIDTH, 4.0))
     widths = np.asarray(widths, dtype=float)
     for label, p in curves.items():
         ax.loglog(widths, np.maximum(np.asarray(p, dtype=float), floor), "o-", ms=4, label=label)
@@ -84,7 +84,7 @@ def failure_curves(widths, curves, delta, *, ax=None, marks=None, floor=1e-6, xl
     ax.set_ylim(floor / 1.5, 1.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{ylabel} (below {floor:g}: at the edge)")
-    ax.legend(fontsize=8)
+    ax.legend()
     if title:
         ax.set_title(title)
     return ax

@@ -29,7 +29,7 @@ def seed_errorbars(spread, of="aligned"):
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_xlabel("figure (fast scale), shown epoch")
     ax.set_ylabel("aligned fraction" if of == "aligned" else "effective directions")
-    ax.legend(fontsize="small", loc="lower left")
+    ax.legend(loc="lower left")
     return ax
 
 
@@ -62,7 +62,7 @@ def optimizer_curves(comparison):
         ax.set_ylim(0, 1.03)
     for ax in axes[0]:
         ax.set_xlabel("step")
-    frac_ax.legend(fontsize=7, loc="lower right")
+    frac_ax.legend(loc="lower right")
     return axes[0]
 
 
@@ -72,7 +72,7 @@ def optimizer_directions(comparison, runs=(0, 1)):
     of theta_{W, beta} (weights, then the bias) of each run beside v_1 and the sign fixed point
     s_W, entry by entry (each of unit norm, the sign fixed so the weights sum to >= 0).
     Returns the three axes."""
-    _, axes = new_grid(1, 3, 3.2, width_ratios=[1, 1, 1.3])
+    _, axes = new_grid(1, 3, 3.0, width_ratios=[1, 1, 1.3])
     for ax, r in zip(axes[0][:2], runs):
         V = comparison.kernels[r]
         heatmap(cosine_matrix(V[cluster_order(cosine_matrix(V))]), ax=ax, title=_run_label(comparison, r),
@@ -88,9 +88,10 @@ def optimizer_directions(comparison, runs=(0, 1)):
                 label=_run_label(comparison, r))
     ax.axhline(0, color="0.7", lw=0.8)
     ax.set_xticks(k, [str(j + 1) for j in range(D - 1)] + ["b"])
-    ax.set_xlabel("entry of theta_W (b: the bias)")
-    ax.set_ylabel("leading direction, unit norm")
-    ax.legend(fontsize=7)
+    ax.set_xlabel(r"entry of $\theta_W$ (b: bias)")
+    ax.set_ylabel("leading direction")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize="small", ncol=2, columnspacing=0.6,
+              handlelength=1)
     return axes[0]
 
 
@@ -101,9 +102,9 @@ def sensitivity_curves(study):
     time to condense (filled) and the end of the initial stage (open) of every row against
     1000 / lambda_1, and the line t = c / lambda_1 through the baseline's end of the initial stage."""
     factors = list(dict.fromkeys(study.factors))
-    cols = 3
+    cols = 2
     rows = -(-(len(factors) + 1) // cols)
-    _, axes = new_grid(rows, cols, 2.6 * rows, sharey=False)
+    _, axes = new_grid(rows, cols, 2.5 * rows, sharey=False)
     axes = axes.ravel()
     curves, t = study.curves.mean(axis=1), study.times
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
@@ -112,17 +113,19 @@ def sensitivity_curves(study):
         for r in study.rows(factor):
             base = bool(study.baseline[r])
             color = "k" if base else next(others)
-            label = f"{factor} = {study.values[r]}" + (" (baseline)" if base else "") + (
-                " (with its bias)" if study.bias[r] and factor != "bias" else "")
+            label = f"{study.values[r]}" + (" (base)" if base else "") + (
+                " + bias" if study.bias[r] and factor != "bias" else "")
             ax.plot(t, curves[r], color=color, lw=2.2 if base else 1.4, ls="-" if base else "--", label=label)
             t90 = study.mean("t_level")[r]
             if np.isfinite(t90):
                 ax.plot([t90], [study.level], "o", color=color, ms=4)
         ax.axhline(study.level, color="0.7", lw=0.8, ls=":")
         ax.set_ylim(-0.03, 1.03)
-        ax.set_xlabel("t = lr x epoch")
+        ax.set_title(factor)
+        ax.set_xlabel(r"$t = \mathrm{lr}\times\mathrm{epoch}$")
         ax.set_ylabel("aligned fraction")
-        ax.legend(fontsize=6.5, loc="lower right")
+        ax.legend(loc="lower right", ncol=2 if len(study.rows(factor)) > 2 else 1, columnspacing=0.8,
+                  handlelength=1.5)
     ax = axes[len(factors)]
     inv = 1e3 / study.mean("lambda_1")  # 1000 / lambda_1
     base = int(np.flatnonzero(study.baseline)[0])
@@ -136,8 +139,8 @@ def sensitivity_curves(study):
     ax.plot(grid, study.mean("t_stage")[base] / inv[base] * grid, color="0.5", lw=0.8, ls=":",
             label=r"$\propto 1/\lambda_1$")
     ax.set_xlabel(r"$1000/\lambda_1$ of Z")
-    ax.set_ylabel("t: condensed (filled), stage end (open)")
-    ax.legend(fontsize=6, loc="upper left", ncol=1)
+    ax.set_ylabel("t (filled: condensed,\nopen: stage end)")
+    ax.legend(loc="upper left", ncol=2, fontsize="small", columnspacing=0.6, handlelength=1)
     for extra in axes[len(factors) + 1:]:
         extra.set_visible(False)
     return axes
@@ -217,7 +220,7 @@ def accuracy_and_survival(study):
     aligned_ax.set_ylabel("aligned fraction (filters)")
     for ax in (acc_ax, aligned_ax):
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
+        ax.legend()
     survival_ax.axhline(0.9, color="0.5", lw=0.8)
     survival_ax.set_xticks(np.arange(len(study.gammas_sigma)), [rf"$\gamma = {g:g}$" for g in study.gammas_sigma])
     survival_ax.set_xlim(-0.5, len(study.gammas_sigma) - 0.5)
@@ -236,13 +239,15 @@ def merge_curves(checks: dict, lrs: dict):
     for j, (label, check) in enumerate(checks.items()):
         t = lrs[label] * check.epochs
         err_ax.plot(t[1:], check.error[1:], "o-", color=f"C{j}", label=label)
-        loss_ax.plot(t, check.loss, "-", color=f"C{j}", label=f"{label}: trained")
-        loss_ax.plot(t, check.loss_merged, "--", color=f"C{j}", label=f"{label}: merged")
+        loss_ax.plot(t, check.loss, "-", color=f"C{j}")
+        loss_ax.plot(t, check.loss_merged, "--", color=f"C{j}")
+    loss_ax.plot([], [], "-", color="0.3", label="trained")
+    loss_ax.plot([], [], "--", color="0.3", label="merged")
     err_ax.set_yscale("log")
-    err_ax.set_xlabel("gradient-flow time t = lr x epoch")
+    for ax in (err_ax, loss_ax):
+        ax.set_xlabel(r"$t = \mathrm{lr}\times\mathrm{epoch}$")
     err_ax.set_ylabel(r"$\|f_{\mathrm{merged}} - f\| \,/\, \|f\|$")
-    loss_ax.set_xlabel("gradient-flow time t = lr x epoch")
     loss_ax.set_ylabel(r"$R_S / R_S(0)$")
-    err_ax.legend(fontsize=7)
-    loss_ax.legend(fontsize=7)
+    err_ax.legend()
+    loss_ax.legend()
     return axes[0]

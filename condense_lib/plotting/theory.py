@@ -17,7 +17,7 @@ def eigenvalue_bars(eigenvalues, k=None, ax=None, *, title=None, log=True, label
 
     ``eigenvalues``: (k,) for one sample, or (T, k) for T samples: bars at the median,
     whiskers from the smallest to the largest value."""
-    ax = new_axes(ax, figsize=(4.6, 3.2))
+    ax = new_axes(ax, figsize=(WIDTH, 3.6))
     ev = np.atleast_2d(np.asarray(eigenvalues))[:, : k or None]
     mid = np.median(ev, axis=0)
     err = None if len(ev) == 1 else np.vstack([mid - ev.min(axis=0), ev.max(axis=0) - mid])
@@ -42,7 +42,7 @@ def kernel_images(parts, m, axes=None, *, titles=None, cmap="RdBu_r", annotate=T
 
     parts = np.asarray(parts, dtype=float).reshape(-1, m, m)
     if axes is None:
-        _, axes = plt.subplots(1, len(parts), figsize=(2.2 * len(parts) + 0.8, 2.4), layout="constrained")
+        _, axes = plt.subplots(1, len(parts), figsize=(min(WIDTH, 2.2 * len(parts) + 0.8), 2.4), layout="constrained")
     axes = np.atleast_1d(axes)
     vmax = np.abs(parts).max()
     for j, (ax, img) in enumerate(zip(axes, parts)):
@@ -53,7 +53,7 @@ def kernel_images(parts, m, axes=None, *, titles=None, cmap="RdBu_r", annotate=T
             ax.set_title(titles[j])
         if annotate:
             for (p, q), v in np.ndenumerate(img):
-                ax.text(q, p, f"{v:.3f}", ha="center", va="center", fontsize=8)
+                ax.text(q, p, f"{v:.3f}", ha="center", va="center")
     axes[0].figure.colorbar(im, ax=list(axes), fraction=0.046, pad=0.04)
     return axes
 
@@ -61,7 +61,7 @@ def kernel_images(parts, m, axes=None, *, titles=None, cmap="RdBu_r", annotate=T
 def order_plot(eps, curves, ax=None, *, ref_slopes=(1, 2), ylabel="relative error", title=None):
     """Log-log plot of each curve (dict label -> values over ``eps``) with dashed reference
     lines eps^s for s in ``ref_slopes``: the order in eps reads as the slope."""
-    ax = new_axes(ax, figsize=(4.8, 3.6))
+    ax = new_axes(ax, figsize=(WIDTH, 4.0))
     eps = np.asarray(eps)
     for label, values in curves.items():
         ax.loglog(eps, values, "o-", label=label)
@@ -71,7 +71,7 @@ def order_plot(eps, curves, ax=None, *, ref_slopes=(1, 2), ylabel="relative erro
     for s in ref_slopes:
         ax.loglog(eps, anchor * (eps / eps[small]) ** s, "--", color="0.6", lw=0.9)
         ax.annotate(rf"$\varepsilon^{s}$", (eps[big], anchor * (eps[big] / eps[small]) ** s), color="0.4",
-                    fontsize=9, ha="right", va="bottom")
+                    ha="right", va="bottom")
     ax.set_xlabel(r"$\varepsilon$")
     ax.set_ylabel(ylabel)
     if title:
@@ -94,9 +94,12 @@ def mean_images(images):
 def eigenvalue_panels(spectra, k):
     """``eigenvalue_bars`` side by side (``spectra``: dict title -> eigenvalues (k,) or (T, k);
     ``k``: the count shown, one for all or a dict title -> count)."""
+    import textwrap
+
     _, axes = new_grid(1, len(spectra), 3.0)
     for ax, (title, ev) in zip(axes[0], spectra.items()):
-        eigenvalue_bars(ev, k=k[title] if isinstance(k, dict) else k, ax=ax, title=title)
+        shown = "\n".join(textwrap.wrap(title, 26 if len(spectra) < 3 else 16))
+        eigenvalue_bars(ev, k=k[title] if isinstance(k, dict) else k, ax=ax, title=shown)
     return axes[0]
 
 
@@ -113,7 +116,7 @@ def angle_decay(lambda_t, angles, gap_rate):
     """The angle of each kernel to the line of v_1 along the closed form (grey), its median
     (blue) and the rate exp(-(lambda_1 - lambda_2) t) (dashed); ``lambda_t`` (T,), ``angles``
     (T, M) in radians, ``gap_rate`` (lambda_1 - lambda_2) / lambda_1."""
-    ax = new_axes(None, figsize=(6, 3.6))
+    ax = new_axes(None, figsize=(WIDTH, 3.6))
     degrees = np.degrees(angles)
     ax.semilogy(lambda_t, degrees, color="0.75", lw=0.7)
     median = np.median(degrees, axis=1)
@@ -128,7 +131,7 @@ def angle_decay(lambda_t, angles, gap_rate):
 
 def moving_frozen(lambda_t, moving, frozen):
     """The norm of the moving part (the span of the v_k) and of the frozen part (Remark 5)."""
-    ax = new_axes(None, figsize=(6, 3.4))
+    ax = new_axes(None, figsize=(WIDTH, 3.4))
     ax.semilogy(lambda_t, moving, label=r"moving part, span of the $\mathbf{v}_k$")
     ax.semilogy(lambda_t, frozen, label="frozen part (Remark 5)")
     ax.set_xlabel(r"$\lambda_1 t$ (this crop's $\lambda_1$)")
@@ -151,20 +154,20 @@ def real_vs_linear(regime, euler, kernels=4):
     left.set_ylim(1e-9, 2)
     left.set_xlabel(r"$\lambda_1 t$")
     left.set_ylabel("relative distance")
-    left.legend(fontsize=8)
+    left.legend()
     right.semilogy(t, np.linalg.norm(regime.theta_W[:, :kernels], axis=-1), lw=2)
     right.set_prop_cycle(None)
     right.semilogy(t, np.linalg.norm(regime.W_linear[:, :kernels], axis=-1), "k:", lw=1.2)
     right.set_xlabel(r"$\lambda_1 t$")
     right.set_ylabel(rf"$\|\theta_{{W,\beta}}\|$, kernels 1-{kernels}")
-    right.set_title("real (colour), linear (dotted)", fontsize=10)
+    right.set_title("real (colour), linear (dotted)")
     return axes[0]
 
 
 def energies(regime, E, threshold):
     """Each kernel's energy E_beta (eq. 46, grey), phi (eq. 52), the level M^((gamma_eps - 1)/4)
     of eq. 54 and T_eff."""
-    ax = new_axes(None, figsize=(6, 3.6))
+    ax = new_axes(None, figsize=(WIDTH, 3.6))
     t = regime.times * regime.lambda_1
     ax.semilogy(t, E, color="0.75", lw=0.6)
     ax.semilogy(t, regime.phi, color="tab:red", lw=2, label=r"$\phi(t)$ (eq. 52)")
@@ -179,21 +182,21 @@ def energies(regime, E, threshold):
 def remainders(lambda_t, measured, bounds):
     """The remainder factors of Prop. 2 against time: ``measured`` and ``bounds`` are dicts
     label -> (S,) values, measured drawn solid and bounds in black."""
-    ax = new_axes(None, figsize=(6.5, 3.8))
+    ax = new_axes(None, figsize=(WIDTH, 3.8))
     for label, values in measured.items():
         ax.semilogy(lambda_t, values, label=label)
     for (label, values), style in zip(bounds.items(), ("k-", "k--", "k:")):
         ax.semilogy(lambda_t, values, style, label=label)
     ax.set_xlabel(r"$\lambda_1 t$")
     ax.set_ylabel("remainder factor")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
 def timeline(lambda_t, curves, marks):
     """Curves against lambda_1 t (``curves``: dict label -> (S,) values in [0, 1]) and vertical
     lines at the times in ``marks`` (dict label -> lambda_1 t)."""
-    ax = new_axes(None, figsize=(7, 3.8))
+    ax = new_axes(None, figsize=(WIDTH, 3.8))
     for label, values in curves.items():
         ax.plot(lambda_t, values, label=label)
     styles = [("tab:purple", "--"), ("tab:red", ":"), ("tab:blue", "-."), ("k", "-"), ("tab:green", "--")]
@@ -201,7 +204,7 @@ def timeline(lambda_t, curves, marks):
         ax.axvline(value, color=color, ls=ls, label=label)
     ax.set_xlabel(r"$\lambda_1 t$")
     ax.set_ylim(-0.02, 1.05)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(loc="lower right")
     return ax
 
 
@@ -219,7 +222,7 @@ def width_runs(scan):
     left.plot(scan.T_lin * scan.lambda_1, scan.sup("align"), "ko", label=r"sup over $[0, T_{\mathrm{lin}}]$")
     left.set_xlabel(r"$\lambda_1 t$")
     left.set_ylabel(r"$\|\theta_{W,v_1}\| / \|\theta_W\|$ (eq. 15)")
-    left.legend(fontsize=7)
+    left.legend()
     right.axhline(scan.tol, color="k", lw=0.8)
     right.set_ylim(1e-8, 2)
     right.set_xlabel(r"$\lambda_1 t$")
@@ -270,7 +273,7 @@ def regime_comparison(regimes):
         ax.set_xlabel(r"$\lambda_1 t$")
         ax.set_ylabel(label)
     align_ax.set_ylim(0, 1.02)
-    align_ax.legend(fontsize=7)
+    align_ax.legend()
     return axes[0]
 
 
@@ -292,12 +295,12 @@ def phase_heatmaps(diagram, boundary=1.0):
         ax.figure.colorbar(mesh, ax=ax, label=label)
         dark = values < (0.6 if style["cmap"] == "magma" else np.nanmedian(values))
         for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=6, color="w" if dark[i, j] else "k")
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", color="w" if dark[i, j] else "k")
         ax.axhline(line, color="w", ls="--", lw=1.5)
-        ax.text(len(widths) - 0.55, line + 0.08, rf"$\gamma_\varepsilon = {boundary:g}$", color="w", fontsize=7,
+        ax.text(len(widths) - 0.55, line + 0.08, rf"$\gamma_\varepsilon = {boundary:g}$", color="w",
                 ha="right", va="bottom")
-        ax.set_xticks(np.arange(len(widths)), [str(M) for M in widths], fontsize=7)
-        ax.set_yticks(np.arange(len(gammas)), [f"{g:g}" for g in gammas], fontsize=7)
+        ax.set_xticks(np.arange(len(widths)), [str(M) for M in widths])
+        ax.set_yticks(np.arange(len(gammas)), [f"{g:g}" for g in gammas])
         ax.set_xlabel("width M")
         ax.set_ylabel(r"$\gamma_\varepsilon$  ($\varepsilon^2 = M^{-\gamma_\varepsilon}$)")
     return axes[0]
