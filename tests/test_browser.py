@@ -9,7 +9,7 @@ that leaves 127.0.0.1, and fails on what a reader would see go wrong:
   scrolled into view (a wide equation must start at its box's left edge, in a box that scrolls);
 * raw TeX in the text, the page title or the navigation;
 * a word or number broken across lines inside a table cell;
-* an answer dropdown inside another dropdown;
+* an answer dropdown inside another dropdown; a book figure number ("Fig. 38") beside the paper's;
 * anything wider than the column (code, outputs, tables, images) that is not in a box of its
   own that scrolls, and Markdown tables left as text;
 * an output figure shown at less than 60% of the width it was drawn for, or without a caption;
@@ -182,6 +182,7 @@ READER_JS = r"""() => {
   }
   out.pipes = [...article.querySelectorAll('p, div.output pre, div.cell_output pre')]
       .filter(e => /\|\s*:?-{3,}:?\s*\|/.test(e.textContent)).map(describe);
+  out.numbers = [...article.querySelectorAll('span.caption-number')].filter(visible).map(describe);
   out.figures = article.querySelectorAll('div.cell_output img').length;
   return out;
 }"""
@@ -272,6 +273,7 @@ def test_page_reads_right(browser, base_url, page_path, device):
     assert not seen["equations"], f"display equations out of reach {where} (column {seen['width']} px): {seen['equations']}"
     assert not seen["broken"], f"words broken inside table cells {where}: {sorted(set(seen['broken']))[:20]}"
     assert not seen["nested"], f"a dropdown inside another: {seen['nested']}"
+    assert not seen["numbers"], f"book figure numbers beside the paper's: {seen['numbers'][:5]}"
     assert not seen["pipes"], f"Markdown tables left as text: {seen['pipes']}"
     assert not seen["wide"], f"wider than the {seen['width']}-px column {where}, in no scrolling box: {seen['wide']}"
     assert not seen["small"], f"figures shown at less than {SHOWN_AT_LEAST:.0%} of their drawn width {where}: {seen['small']}"
