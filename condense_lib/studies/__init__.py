@@ -16,10 +16,11 @@ from . import (
     spectra,
     sweeps,
     theorem1,
+    uncertainty,
 )
 
 # The public names: each module's own explicit __all__, in this order.
-__all__ = [*spectra.__all__, *linearization.__all__, *theorem1.__all__, *regimes.__all__, *seeds.__all__, *layer_order.__all__, *optimizers.__all__, *sensitivity.__all__, *multiplicity.__all__, *after_initial_stage.__all__, *merge.__all__, *sweeps.__all__]
+__all__ = [*uncertainty.__all__, *spectra.__all__, *linearization.__all__, *theorem1.__all__, *regimes.__all__, *seeds.__all__, *layer_order.__all__, *optimizers.__all__, *sensitivity.__all__, *multiplicity.__all__, *after_initial_stage.__all__, *merge.__all__, *sweeps.__all__]
 
 from .after_initial_stage import *
 from .layer_order import *
@@ -33,3 +34,4 @@ from .sensitivity import *
 from .spectra import *
 from .sweeps import *
 from .theorem1 import *
+from .uncertainty import *
