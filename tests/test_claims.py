@@ -29,7 +29,7 @@ def test_a_condensed_run_passes_with_the_measured_numbers():
 
 
 def test_a_random_run_fails_naming_each_claim():
-    with pytest.raises(cl.ClaimError, match=r"fig12: .*aligned fraction >= 0.8.*a1 = .*median \|cosine"):
+    with pytest.raises(cl.ClaimError, match=r"fig12: .*aligned >= 0.8 at the shown epoch.*a1 = .*median \|cosine"):
         cl.check_figure("fig12", _run(False), "fast")
     with pytest.raises(KeyError, match="no claims written for 'fig2'"):
         cl.check_figure("fig2", _run(True), "fast")
@@ -56,14 +56,20 @@ def test_the_onset_is_the_first_recorded_epoch_at_which_the_layer_is_condensed()
 
 def test_layer_order_claims_read_the_rows_of_the_table():
     factors = np.array(cl.LAYER_ORDER_FACTORS, dtype=float)
-    gradients = np.array([[1e-9, 1, 1], [1e-7, 1, 1], [1e-11, 1, 1], [1e-9, 1, 1]])
-    onsets = np.array([[20, 16, 8], [21, 16, 12], [19, 16, 6], [-1, 16, 8]])
+    # rows: own, layer 2 x 10, layer 3 x 10, layer 1 x 10, layer 1 at the scale of layers 2-3
+    gradients = np.array([[1e-11, 1, 1], [1e-10, 1, 1], [1e-10, 1, 1], [1e-11, 1, 1], [1e-11, 1, 1]])
+    onsets = np.array([[17, 13, 7], [17, -1, 7], [16, 13, 20], [-1, 13, 7], [13, 14, 7]])
     order = cl.LayerOrder(factors, gradients, onsets, np.arange(30), 0.9)
     numbers = cl.check_layer_order(order)
-    assert numbers["on1"] == 20 and numbers["up3"] == 12 and numbers["own1"] == -1
-    moved = cl.LayerOrder(factors, gradients, onsets * np.array([[1, 1, 1], [2, 1, 1], [1, 1, 1], [1, 1, 1]]),
+    assert numbers["on1"] == 17 and numbers["l3_3"] == 20 and numbers["own1"] == -1 and numbers["eq1"] == 13
+    assert cl.SIGMA_RATIO_FIG11 == pytest.approx(
+        cl.sigma_1(1, 32, 5, gamma=2) / cl.sigma_1(32, 32, 5, gamma=2))   # the row's factor is that ratio
+    moved = cl.LayerOrder(factors, gradients, onsets * np.array([[1, 1, 1], [2, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]]),
                           np.arange(30), 0.9)
     with pytest.raises(cl.ClaimError, match="onset moves by at most 15%"):
         cl.check_layer_order(moved)
+    later = cl.LayerOrder(factors, gradients, np.where(np.arange(5)[:, None] == 4, [18, 14, 7], onsets), np.arange(30), 0.9)
+    with pytest.raises(cl.ClaimError, match="initial scale of layers 2-3"):
+        cl.check_layer_order(later)
     with pytest.raises(ValueError, match="LAYER_ORDER_FACTORS"):
         cl.layer_order_numbers(cl.LayerOrder(factors[:2], gradients[:2], onsets[:2], np.arange(30), 0.9))

@@ -45,7 +45,7 @@ def test_the_papers_setting_shows_the_papers_claim(name, record_property):
 
 def test_the_layer_order_follows_each_layers_own_scale_at_the_papers_setting(record_property):
     """The MNIST chapter's causal test of "deeper layers first" (``cl.layer_order``), at Fig. 11's
-    paper setting on 100 of its images (about 90 s here), held to ``cl.LAYER_ORDER_CLAIMS``, the
+    paper setting on 100 of its images (five runs, about two minutes here), held to ``cl.LAYER_ORDER_CLAIMS``, the
     claims the chapter checks."""
     start = time.perf_counter()
     order = cl.layer_order(cl.get_config("fig11", "paper").replace(n=100), cl.LAYER_ORDER_FACTORS)

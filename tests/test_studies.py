@@ -351,7 +351,9 @@ def test_sensitivity_rows_vary_one_factor_around_the_baseline():
         expected = {"n": {"n"}, "m": {"m"}, "padding": {"padding"}, "bias": set(), "head": {"head", "hidden"}}
         assert changed <= expected[r.factor], (r.factor, r.value, changed)
         assert r.bias == (r.factor == "bias" and r.value == "in" or r.config.m == 1)
-    assert sum(r.baseline for r in rows) == 5 and len(cl.SWEEPS["sensitivity"]("paper")) == 4 * 8  # 8 distinct runs
+        assert r.out_bias == (r.config.head == "linear")  # the "fc" row has no output bias
+    # 8 distinct runs, 8 seeds each, less the fc head's (trained by fc_runs, not a Config)
+    assert sum(r.baseline for r in rows) == 5 and len(cl.SWEEPS["sensitivity"]("paper")) == 8 * 7
     assert [r for r in rows if r.factor == "padding" and r.value == "same"][0].config.padding == 1
 
 
@@ -387,6 +389,20 @@ def test_sensitivity_measures_each_row_as_its_parts(data_dir, tmp_cache, monkeyp
     one = [k for k in range(10) if s.factors[k] == "m" and s.values[k] == 1][0]
     assert s.bias[one] and s.factors[s.reference(one)] == "bias" and s.values[s.reference(one)] == "in"
     assert s.verdict(0) == "baseline" and len(s.verdicts()) == 10
+    # the fc row: a ReLU layer of 6 units, then the output without a bias
+    fc = [k for k in range(10) if s.factors[k] == "head" and s.values[k] == "fc"][0]
+    fc_config = cl.theory_config(n=12, crop=9, eps=1e-5, lr=2e-3, epochs=40, seed=1, head="fc", hidden=6,
+                                 snapshot_epochs=tuple(range(0, 41, 2)))
+    x, y = fc_config.data()
+    model = cl.CNN.from_config(fc_config, tuple(x.shape[1:]), out_bias=False)
+    assert model.readout.bias is None and model.fc.out_features == 6
+    fc_result = cl.train(model, x, y, progress=False, **fc_config.train_options())
+    np.testing.assert_allclose(s.curves[fc, 1], [cl.aligned_fraction(fc_result.kernels(e)) for e in fc_result.epochs])
+    # the paired interval of a difference against its reference, by hand (Student t, 2 seeds)
+    d = s.aligned[fc] - s.aligned[s.reference(fc)]
+    half = 12.7062047 * d.std(ddof=1) / np.sqrt(2)
+    ci = s.difference("aligned", fc)
+    assert np.isclose(ci.estimate, d.mean()) and (np.isclose(ci.high - ci.low, 2 * half) or half == 0)
     axes = cl.sensitivity_curves(s)
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes if ax.get_visible())
     with pytest.raises(ValueError, match="level and stage"):
@@ -396,19 +412,58 @@ def test_sensitivity_measures_each_row_as_its_parts(data_dir, tmp_cache, monkeyp
 def test_sensitivity_verdicts_follow_the_stated_thresholds():
     S = cl.Sensitivity
     rows = [("bias", "out", False, True), ("bias", "in", True, False), ("n", 1, False, False), ("n", 2, False, False),
-            ("n", 3, False, False), ("n", 4, False, False), ("m", 1, True, False)]
-    one = lambda values: np.array(values, dtype=float)[:, None]
+            ("n", 3, False, False), ("n", 4, False, False), ("m", 1, True, False), ("m", 5, False, False),
+            ("m", 7, False, False)]
+    # two seeds per row: the row's value +- spread (spread 0: a point); with 2 seeds the paired
+    # 95% interval of a difference is its mean +- 12.706 |d_1 - d_2| / 2
+    two = lambda values, spread=0.0: np.array(values, dtype=float)[:, None] + np.array([-spread, spread])
+    R = len(rows)
+    wide = np.zeros(R)
+    wide[7] = 0.05   # aligned 0.9 +- 0.05 against 0.9 +- 0: interval 0 +- 0.64, straddles 0.2
     study = S(scale="fast", level=0.9, stage=0.05, factors=tuple(r[0] for r in rows), values=tuple(r[1] for r in rows),
-              bias=np.array([r[2] for r in rows]), baseline=np.array([r[3] for r in rows]), seeds=np.arange(1),
-              times=np.arange(3.0), lambda_1=one([1] * 7), ratio=one([2] * 7),
-              t_level=one([1.0, 1.1, 1.3, 1.0, np.inf, 1.0, 1.0]), t_stage=one([2.0, 2.0, 2.0, 1.5, 2.0, 2.0, 2.0]),
-              stage_epoch=one([1] * 7), aligned=one([0.9, 0.85, 0.9, 0.9, 0.9, 0.65, 0.9]), directions=one([1] * 7),
-              cos_v1=one([1, 1, 1, 1, 1, 1, 0.85]), cos_ones=one([1, 0.95, 1, 1, 1, 1, 0.99]), curves=np.zeros((7, 1, 3)))
+              bias=np.array([r[2] for r in rows]), baseline=np.array([r[3] for r in rows]), seeds=np.arange(2),
+              times=np.arange(3.0), lambda_1=two([1] * R), ratio=two([2] * R),
+              t_level=two([1.0, 1.1, 1.3, 1.0, np.inf, 1.0, 1.0, 1.0, 1.0]),
+              t_stage=two([2.0, 2.0, 2.0, 1.5, 2.0, 2.0, 2.0, 2.0, 2.0]),
+              stage_epoch=two([1] * R), aligned=two([0.9, 0.85, 0.9, 0.9, 0.9, 0.65, 0.9, 0.9, 0.9]) + wide[:, None] * [-1, 1],
+              directions=two([1] * R), cos_v1=two([1, 1, 1, 1, 1, 1, 0.85, 1, 1]),
+              cos_ones=two([1, 0.95, 1, 1, 1, 1, 0.99, 1, 1]), curves=np.zeros((R, 2, 3)))
+    study.t_level[8] = [1.0, 1.5]  # log ratio 0 +- 12.706 x 0.2: straddles log 1.25
     assert study.verdicts() == ["baseline", "changes neither", "changes only the time", "changes only the time",
-                                "changes only the time", "changes the picture", "changes the picture"]
+                                "changes only the time", "changes the picture", "changes the picture", "undecided",
+                                "undecided"]
     assert study.reference(6) == 1 and study.reference(1) == 0 and study.reference(2) == 0
+    assert study.time_ratio("t_level", 4) is None and np.isclose(study.time_ratio("t_stage", 3).estimate, 0.75)
+    ci = study.difference("aligned", 7)
+    assert np.isclose(ci.high, 12.7062047 * 0.05) and np.isclose(ci.low, -12.7062047 * 0.05)
     shown = cl.sensitivity_table(study)
-    assert len(shown.rows) == 7 and shown.rows[4][3] == "never" and shown.rows[5][-1] == "**changes the picture**"
+    assert len(shown.rows) == R and shown.rows[4][3] == "never" and shown.rows[5][-1] == "**changes the picture**"
+
+
+def test_fc_head_without_output_bias_keeps_the_default_draw():
+    x = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    kwargs = dict(m=3, head="fc", hidden=5, init="theory", eps=0.1, seed=4)
+    default, with_bias, without = (cl.CNN((1, 8, 8), (2,), **kwargs), cl.CNN((1, 8, 8), (2,), **kwargs, out_bias=True),
+                                   cl.CNN((1, 8, 8), (2,), **kwargs, out_bias=False))
+    assert default.readout.bias is not None and without.readout.bias is None
+    for name, p in default.named_parameters():  # the default is unchanged, and out_bias=False only drops a parameter
+        assert torch.equal(p, dict(with_bias.named_parameters())[name])
+        if name != "readout.bias":
+            assert torch.equal(p, dict(without.named_parameters())[name])
+    with torch.no_grad():
+        assert torch.allclose(default(x) - default.readout.bias, without(x))
+
+
+def test_bias_alone_time_is_the_closed_form():
+    y = np.array([0.0, 2.0, 4.0, 9.0])
+    lr = 1e-3
+    # R(b) = (var + (mean - b)^2) / 2 with b_k = mean (1 - (1 - lr)^k): first k with R_k <= 0.95 R_0
+    k = np.arange(2001)
+    b = y.mean() * (1 - (1 - lr) ** k)
+    R = 0.5 * (y.var() + (y.mean() - b) ** 2)
+    expected = lr * k[np.argmax(R <= 0.95 * R[0])]
+    assert cl.bias_alone_time(y, lr, 0.05, 2000) == pytest.approx(expected)
+    assert cl.bias_alone_time(y, lr, 0.05, 3) == np.inf
 
 
 def test_quadratic_fields_are_the_rescaled_field_to_second_order():
@@ -521,3 +576,44 @@ def test_after_initial_stage_against_a_direct_computation(data_dir, tmp_cache, m
         study.at("aligned", "start")
     with pytest.raises(ValueError, match="drop"):
         cl.after_initial_stage((2.0,), 1, drop=0.0, **options)
+
+
+def test_compare_optimizers_seeds_and_onset_over_crossing(tmp_cache, data_dir, monkeypatch):
+    # Each seed's comparison is compare_optimizers at that seed (runs trained together by sweep,
+    # read back from the cache), and onset_over_crossing is the onset over the first recorded
+    # step at which the run's own phi (eq. 52) passes M^((gamma_eps - 1)/4) (eq. 54).
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    base = cl.theory_config(M=5, eps=1e-3, n=20, crop=7, m=3)
+    comps = cl.compare_optimizers_seeds(base, [0, 1], steps=6, adam_lrs=[1e-3], every=3)
+    level = 5 ** ((-np.log(1e-6) / np.log(5) - 1) / 4)
+    for seed, comp in zip([0, 1], comps):
+        alone = cl.compare_optimizers(base.replace(seed=seed), steps=6, adam_lrs=[1e-3], every=3)
+        np.testing.assert_allclose(comp.loss, alone.loss, rtol=1e-6)
+        np.testing.assert_array_equal(comp.onset, alone.onset)
+        for r in range(2):
+            crossed = np.flatnonzero(comp.phi[r] > level)
+            crossing = 3.0 * crossed[0] if crossed.size else np.inf
+            with np.errstate(invalid="ignore", divide="ignore"):
+                np.testing.assert_equal(comp.onset_over_crossing[r], comp.onset[r] / crossing)
+    with pytest.raises(ValueError, match="at least one seed"):
+        cl.compare_optimizers_seeds(base, [], steps=6, adam_lrs=[1e-3])
+
+
+def test_run_centred_trains_on_centred_labels(tmp_cache, data_dir, monkeypatch):
+    # At initialization the output is O(eps^2): the loss is (1/2n) sum (y - mean y)^2, the
+    # half-variance of the labels; the tanh prediction is v1 of the Z of the centred labels,
+    # whose bias column (their mean) is zero; the centred Q_p of MNIST has a negative eigenvalue.
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    config = cl.theory_config(M=6, eps=1e-3, n=20, crop=8, lr=5e-3, epochs=4, snapshot_epochs=(0, 2, 4))
+    x, y = config.data()
+    yc = (y - y.mean()).double().numpy()
+    result = cl.run_centred(config)
+    assert result.loss[0] == pytest.approx(0.5 * np.mean(yc**2), rel=1e-4)
+    assert cl.run(config).loss[0] == pytest.approx(0.5 * np.mean(y.double().numpy() ** 2), rel=1e-4)
+    study = cl.multiplicity_study(result, config, drop=0.99, centred=True)
+    Zc = cl.build_Z(x, y - y.mean(), 3)
+    assert np.abs(Zc[:, -1]).max() < 1e-6
+    np.testing.assert_allclose(np.abs(study.predicted[0] @ np.linalg.svd(Zc)[2][0]), 1.0, rtol=1e-6)
+    assert np.linalg.eigvalsh(cl.build_Q(x, y - y.mean(), 3)).min() < 0 <= np.linalg.eigvalsh(cl.build_Q(x, y, 3)).min() + 1e-10
+    with pytest.raises(ValueError, match="centres the scalar label"):
+        cl.run_centred(config.replace(loss="ce", target="class", d=10))

@@ -14,22 +14,27 @@ __all__ = ["merge_curves", "seed_errorbars", "optimizer_curves", "optimizer_dire
 
 def seed_errorbars(spread, of="aligned"):
     """The key measure of each figure over seeds (``studies.SeedSpread``): every seed (grey
-    dots), mean +- std (black error bar) and seed 0, the figure's own run (red star)."""
-    _, axes = new_grid(1, 1, 3.2, width=min(WIDTH, 1.6 + 1.4 * len(spread.figures)))
+    dots), the mean over all seeds with its 95% interval (black), the other seeds' 95%
+    prediction interval for one new seed (grey bar, seed 0 left out) and seed 0, the figure's
+    own run (red star)."""
+    _, axes = new_grid(1, 1, 3.2, width=min(WIDTH, 2.6 + 1.4 * len(spread.figures)))
     ax = axes[0][0]
     values = getattr(spread, of)
     x = np.arange(len(spread.figures))
     jitter = np.linspace(-0.12, 0.12, values.shape[1])
     for k in x:
         ax.plot(k + jitter, values[k], "o", color="0.6", ms=4, zorder=1, label="one seed" if k == 0 else None)
-    ax.errorbar(x + 0.25, spread.mean(of), yerr=spread.std(of), fmt="s", color="k", capsize=5, zorder=2,
-                label="mean ± std")
-    ax.plot(x, values[:, 0], "*", color="tab:red", ms=13, zorder=3, label="seed 0 (the book's figure)")
+    means, refs = spread.interval(of), spread.reference(of)
+    ax.errorbar(x + 0.25, [c.estimate for c in means], yerr=[[c.estimate - c.low for c in means], [c.high - c.estimate for c in means]],
+                fmt="s", color="k", capsize=5, zorder=2, label="mean, 95% interval")
+    ax.errorbar(x - 0.25, [r.estimate for r in refs], yerr=[[r.estimate - r.low for r in refs], [r.high - r.estimate for r in refs]],
+                fmt="none", ecolor="0.5", elinewidth=6, alpha=0.5, zorder=1, label="other seeds: 95% prediction")
+    ax.plot(x - 0.25, values[:, 0], "*", color="tab:red", ms=13, zorder=3, label="seed 0 (the book's figure)")
     ax.set_xticks(x, [f"{name}\n(epoch {e})" for name, e in zip(spread.figures, spread.shown)])
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_xlabel("figure (fast scale), shown epoch")
     ax.set_ylabel("aligned fraction" if of == "aligned" else "effective directions")
-    ax.legend(loc="lower left")
+    ax.legend(loc="lower left", fontsize="small")
     return ax
 
 
@@ -97,8 +102,9 @@ def optimizer_directions(comparison, runs=(0, 1)):
 
 def sensitivity_curves(study):
     """The sensitivity table as curves (``studies.Sensitivity``): one panel per factor, the
-    aligned fraction (mean over seeds) against the gradient-flow time t = lr x epoch for each
-    value (the baseline black, a dot where it reaches ``study.level``); a last panel with the
+    aligned fraction (mean over seeds, shaded its 95% Student-t interval when there are several
+    seeds) against the gradient-flow time t = lr x epoch for each value (the baseline black, a
+    dot where the mean reaches ``study.level``); a last panel with the
     time to condense (filled) and the end of the initial stage (open) of every row against
     1000 / lambda_1, and the line t = c / lambda_1 through the baseline's end of the initial stage."""
     factors = list(dict.fromkeys(study.factors))
@@ -116,6 +122,11 @@ def sensitivity_curves(study):
             label = f"{study.values[r]}" + (" (base)" if base else "") + (
                 " + bias" if study.bias[r] and factor != "bias" else "")
             ax.plot(t, curves[r], color=color, lw=2.2 if base else 1.4, ls="-" if base else "--", label=label)
+            S = study.curves.shape[1]
+            if S > 1:
+                from scipy.stats import t as student
+                half = student.ppf(0.975, S - 1) * study.curves[r].std(axis=0, ddof=1) / np.sqrt(S)
+                ax.fill_between(t, curves[r] - half, curves[r] + half, color=color, alpha=0.15, lw=0)
             t90 = study.mean("t_level")[r]
             if np.isfinite(t90):
                 ax.plot([t90], [study.level], "o", color=color, ms=4)

@@ -20,6 +20,7 @@ from ..training.runner import resolve_scale
 from ..training.sweep import sweep
 from ..training.trainer import TrainResult
 from ..training.trajectory import measure
+from .uncertainty import Interval, detectable_difference, difference_interval
 
 __all__ = ["AFTER_INITIAL_STAGE", "after_initial_stage_configs", "after_initial_stage_sweep", "AfterInitialStage", "after_initial_stage", "held_out_accuracy"]
 
@@ -29,14 +30,14 @@ __all__ = ["AFTER_INITIAL_STAGE", "after_initial_stage_configs", "after_initial_
 # (gamma = 2, the paper's) and a large one (gamma = 0.5), on a sample of MNIST's test split (its
 # offline pool of 10,000 images), tested on n_test held-out images of the same pool.
 # Snapshots every 2 epochs up to 20 (the initial stage ends there), then every 10.
-# fast: the chapter's live runs (n = 200, centre 20 x 20 crop); paper: n = 500 whole images, 8 seeds.
+# fast: the chapter's live runs (n = 200, centre 20 x 20 crop, 8 seeds); paper: n = 500 whole images, 8 seeds.
 AFTER_INITIAL_STAGE = {
-    "fast": dict(n=200, crop=20, seeds=3, epochs=80, n_test=500),
+    "fast": dict(n=200, crop=20, seeds=8, epochs=80, n_test=500),
     "paper": dict(n=500, crop=0, seeds=8, epochs=150, n_test=2000),
 }
 
 
-def after_initial_stage_configs(gammas_sigma=(2.0, 0.5), seeds: int = 3, *, n: int = 200, crop: int = 20,
+def after_initial_stage_configs(gammas_sigma=(2.0, 0.5), seeds: int = 8, *, n: int = 200, crop: int = 20,
                                 epochs: int = 80, lr: float = 0.05, m: int = 3, M: int = 32) -> list[Config]:
     """The runs of the chapter "After the initial stage": for each conv-initialization exponent
     gamma of ``gammas_sigma`` (outer; sigma_1 = ((c_in + c_out) m^2 / 2)^-gamma, Sec. 4.1) and seed
@@ -129,6 +130,13 @@ class AfterInitialStage:
         sample and their held-out images."""
         values = self.at(of)
         return values[first] - values[second]
+
+    def compare(self, of: str = "test_accuracy", first: int = 0, second: int = 1) -> tuple[Interval, float]:
+        """The paired difference ``difference(of, first, second)``: its mean with the 95% interval
+        (``difference_interval``, paired by seed) and the smallest true difference these seeds
+        detect with 80% power (``detectable_difference``)."""
+        values = self.at(of)
+        return difference_interval(values[first], values[second]), detectable_difference(values[first] - values[second])
 
 
 def held_out_accuracy(result: TrainResult, config: Config, x, *, y) -> np.ndarray:

@@ -12,10 +12,13 @@ from ..theory.activations import get_activation
 from ..theory.condensation import aligned_fraction, effective_directions
 from ..theory.data_matrix import build_Z, spectrum, theta_bar
 from ..theory.quadratic import build_B, build_Q, top_eigenpairs
+from ..training.cache import load_or_compute
 from ..training.config import Config
-from ..training.trainer import TrainResult
+from ..training.device import full_float32, resolve_device
+from ..training.runner import result_check
+from ..training.trainer import TrainResult, train
 
-__all__ = ["MultiplicityStudy", "multiplicity_study"]
+__all__ = ["MultiplicityStudy", "multiplicity_study", "run_centred"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +91,25 @@ def _unit(V: np.ndarray) -> np.ndarray:
     return V / np.linalg.norm(V, axis=1, keepdims=True)
 
 
-def multiplicity_study(result: TrainResult, config: Config, drop: float = 0.9) -> MultiplicityStudy:
+def run_centred(config: Config, *, device=None, use_cache: bool = True) -> TrainResult:
+    """``run(config)`` with centred targets: the model of ``config`` trained on y - mean(y) of
+    its own sample instead of y (cached apart from the run on y, under "run-centred")."""
+    if config.target != "label" or config.loss != "mse":
+        raise ValueError("run_centred centres the scalar label: config needs target='label' and loss='mse'")
+    device = resolve_device(device)
+
+    def compute():
+        x, y, model = config.build()
+        with full_float32(device):
+            result = train(model, x, y - y.mean(), device=device, progress=False, **config.train_options())
+        return result.to_arrays()
+
+    return TrainResult.from_arrays(load_or_compute("run-centred", config.cache_key(), compute,
+                                                   validate=result_check(config), use_cache=use_cache))
+
+
+def multiplicity_study(result: TrainResult, config: Config, drop: float = 0.9, *,
+                       centred: bool = False) -> MultiplicityStudy:
     """Measure a two-layer run against the prediction of its Taylor expansion at zero weights.
 
     Multiplicity 1 (tanh): every kernel follows d theta / dt = A theta (eqs. 32-34) and turns to
@@ -97,7 +118,9 @@ def multiplicity_study(result: TrainResult, config: Config, drop: float = 0.9) -
     and turns to B_k's top eigenvector at the rate of its top eigenvalue (``top_eigenpairs``).
 
     ``result``: the run of ``config`` (a two-layer CNN, ``head="linear"``, d = 1, with snapshots);
-    ``drop``: the initial stage ends at the last recorded epoch whose loss is >= drop R_S(0).
+    ``drop``: the initial stage ends at the last recorded epoch whose loss is >= drop R_S(0);
+    ``centred``: the run was trained on y - mean(y) (``run_centred``), and Z, Q_p are built with
+    those targets (then Q_p = (1/n) sum_i (y_i - mean y) x_p(i) x_p(i)^T need not be semidefinite).
     """
     if len(config.channels) != 1 or config.head != "linear" or config.d != 1:
         raise ValueError("multiplicity_study is for the two-layer CNN: one conv layer, head='linear', d=1")
@@ -107,6 +130,8 @@ def multiplicity_study(result: TrainResult, config: Config, drop: float = 0.9) -
     if r not in (1, 2):
         raise ValueError(f"activation {config.activation!r} has multiplicity {r}: the study covers r = 1 and r = 2")
     x, y = config.data()
+    if centred:
+        y = y - y.mean()
     epochs = np.asarray(result.epochs)
     loss = np.asarray(result.loss, dtype=np.float64)
     if not np.isfinite(loss).all():

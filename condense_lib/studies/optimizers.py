@@ -18,8 +18,9 @@ from ..training.config import Config
 from ..training.data import SHAPES
 from ..training.models import sigma_1
 from ..training.runner import resolve_scale, run
+from ..training.sweep import sweep
 
-__all__ = ["OptimizerComparison", "compare_optimizers", "adam_step_ratios"]
+__all__ = ["OptimizerComparison", "compare_optimizers", "compare_optimizers_seeds", "adam_step_ratios"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +74,14 @@ class OptimizerComparison:
         of the scale, for Adam about how far (in units of the initial scale) each parameter has
         moved by the onset, since Adam moves each by about lr per step."""
         return self.lrs * self.onset / self.scale
+
+    @property
+    def onset_over_crossing(self) -> np.ndarray:
+        """Per run (R,), its condensation onset over the step at which its OWN phi passes eq. 54's
+        level (``onset / energy_onset``): below 1, the run lines up before its largest neuron
+        energy reaches the level; NaN without eps, 0 or inf when either is off the record."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.onset / self.energy_onset
 
     def cosines(self, vector, bias: bool = False) -> np.ndarray:
         """|cos| (eq. 5) between each run's leading direction at the last step and ``vector``
@@ -129,12 +138,7 @@ def compare_optimizers(base: Config, *, steps: int, adam_lrs, gd_lr: Optional[fl
     if not 0 < level <= 1:
         raise ValueError(f"level is an aligned fraction in (0, 1], got {level!r}")
     x, y = base.data()
-    Z = build_Z(x.double().numpy(), y.double().numpy(), base.m, padding=base.padding)
-    spec, (s_W, s_a) = spectrum(Z), sign_fixed_point(Z)
-    gd_lr = gd_step(spec.singular_values[0], lr_lambda) if gd_lr is None else float(gd_lr)
-    recorded = tuple(range(0, steps + 1, every)) + (() if steps % every == 0 else (steps,))
-    configs = [base.replace(optimizer="gd", lr=gd_lr, epochs=int(steps), snapshot_epochs=recorded)]
-    configs += [base.replace(optimizer="adam", lr=float(lr), epochs=int(steps), snapshot_epochs=recorded) for lr in adam_lrs]
+    spec, (s_W, s_a), configs = _setting(base, x, y, steps, adam_lrs, gd_lr, lr_lambda, every)
     results = [run(c, device=device) for c in configs]
     theory = base.init == "theory"
     M = base.channels[0]
@@ -158,6 +162,38 @@ def compare_optimizers(base: Config, *, steps: int, adam_lrs, gd_lr: Optional[fl
     return OptimizerComparison(
         config=base, optimizers=tuple(c.optimizer for c in configs), lrs=np.array([c.lr for c in configs]),
         scale=scale, level=float(level), epochs=epochs, spectrum=spec, s_W=s_W, s_a=s_a, **stack)
+
+
+def _setting(base, x, y, steps, adam_lrs, gd_lr, lr_lambda, every):
+    """The spectrum and sign fixed point of ``base``'s Z, and its runs: GD first, then Adam."""
+    Z = build_Z(x.double().numpy(), y.double().numpy(), base.m, padding=base.padding)
+    spec, signs = spectrum(Z), sign_fixed_point(Z)
+    gd_lr = gd_step(spec.singular_values[0], lr_lambda) if gd_lr is None else float(gd_lr)
+    recorded = tuple(range(0, steps + 1, every)) + (() if steps % every == 0 else (steps,))
+    configs = [base.replace(optimizer="gd", lr=gd_lr, epochs=int(steps), snapshot_epochs=recorded)]
+    configs += [base.replace(optimizer="adam", lr=float(lr), epochs=int(steps), snapshot_epochs=recorded) for lr in adam_lrs]
+    return spec, signs, configs
+
+
+def compare_optimizers_seeds(base: Config, seeds, *, steps: int, adam_lrs, gd_lr: Optional[float] = None,
+                             lr_lambda: float = 0.05, every: int = 1, level: float = 0.9, device=None) -> list:
+    """``compare_optimizers`` on ``base`` at each seed of ``seeds`` (the seed draws the images and
+    the initialization), a list of ``OptimizerComparison`` in the order of ``seeds``. The runs of
+    one optimizer and learning rate train together, all seeds in one call (``sweep`` with
+    ``batch``; with the default ``gd_lr`` each seed's GD step is its own 0.05 / lambda_1 and GD
+    trains seed by seed), and are cached as ``run`` caches them."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    adam_lrs = np.atleast_1d(np.asarray(adam_lrs, dtype=np.float64))
+    configs = []
+    for s in seeds:
+        b = base.replace(seed=s)
+        x, y = b.data()
+        configs += _setting(b, x, y, steps, adam_lrs, gd_lr, lr_lambda, every)[2]
+    sweep(configs, device=device, batch=len(seeds))
+    return [compare_optimizers(base.replace(seed=s), steps=steps, adam_lrs=adam_lrs, gd_lr=gd_lr, lr_lambda=lr_lambda,
+                               every=every, level=level, device=device) for s in seeds]
 
 
 def adam_step_ratios(scale: Optional[str] = None) -> dict:

@@ -29,18 +29,42 @@ from ..training.config import Config, theory_config
 from ..training.runner import resolve_scale
 from ..training.sweep import sweep
 from .spectra import sample_key, spectra
+from .uncertainty import Interval, slope_interval
 
-__all__ = ["PHASE_DIAGRAM", "regime_configs", "phase_diagram_sweep", "Regimes", "regimes", "phase_diagram"]
+__all__ = ["PHASE_DIAGRAM", "regime_configs", "phase_diagram_sweep", "change_exponent", "Regimes", "regimes",
+           "phase_diagram"]
 
 # The phase diagram: eps^2 = M^-gamma_eps (eq. 8) over gamma_eps x M, on the theory chapter's
 # tiny problem (50 MNIST test images, centre 6 x 6 crop, m = 3). fast: the chapter's live grid.
 PHASE_DIAGRAM = {
-    "fast": dict(gammas_eps=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0), widths=(16, 32, 64, 256, 1024), seeds=2,
+    "fast": dict(gammas_eps=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0), widths=(16, 32, 64, 128, 256), seeds=8,
                  horizon=6.0, every=3),
     "paper": dict(gammas_eps=(0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5),
-                  widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), seeds=4, horizon=10.0, every=5),
+                  widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), seeds=8, horizon=10.0, every=5),
 }
 STEPS = ("scaled", "fixed")
+
+
+def change_exponent(gammas_eps) -> np.ndarray:
+    """The exponent of M in the relative change of the kernels (eq. 14) when the loss has fallen by a
+    fixed fraction of its start, eps^2 = M^-gamma_eps, from the output estimate of the chapters "Why a
+    small initialization" and "Introduction": the output is a sum of M terms, of size sqrt(M) eps^2 at
+    initialization and M eps^2 r when every kernel has moved by a fraction r of its norm in one
+    direction.
+
+    - gamma_eps > 1 (condensed): nothing fits until the kernels have grown by (M eps^2)^(-1/2):
+      (gamma_eps - 1) / 2;
+    - 1/2 <= gamma_eps <= 1 (lazy): an output change of order one, M eps^2 r ~ 1: gamma_eps - 1;
+    - gamma_eps < 1/2 (lazy, initial output sqrt(M) eps^2 above the labels, to be halved):
+      M eps^2 r ~ sqrt(M) eps^2, r ~ M^(-1/2): -1/2.
+
+    0 at gamma_eps = 1, the critical line, from either side.
+
+    >>> change_exponent([0.25, 0.5, 1.0, 2.0]).tolist()
+    [-0.5, -0.5, 0.0, 0.5]
+    """
+    g = np.asarray(gammas_eps, dtype=np.float64)
+    return np.where(g > 1, (g - 1) / 2, np.maximum(g - 1, -0.5))
 REFERENCES = ("start", "zero")
 
 
@@ -149,6 +173,14 @@ class Regimes:
         """Per gamma_eps (G,): the least-squares slope of log(mean ``of``) against log M, the
         exponent of its growth with the width."""
         return np.array([np.polyfit(np.log(self.widths), np.log(row), 1)[0] for row in self.mean(of)])
+
+    def slope_intervals(self, of: str = "change", log: bool = True) -> list[Interval]:
+        """Per gamma_eps: the least-squares slope of log(``of`` at the stop) (``log=False``: of the
+        value itself) against log M over every run, all widths and seeds, with its 95% interval
+        (``uncertainty.slope_interval``); for ``"change"``, the exponent of its growth with M."""
+        x = np.log(np.broadcast_to(self.widths[:, None], self.stop.shape[1:])).ravel()
+        values = self.at_stop(of)
+        return [slope_interval(x, (np.log(row) if log else row).ravel()) for row in values]
 
 
 def _measure(result, config: Config, spec, reference: str, level: float) -> tuple:

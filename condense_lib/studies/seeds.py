@@ -14,8 +14,27 @@ from ..training.config import Config
 from ..training.runner import resolve_scale
 from ..training.sweep import sweep
 from ..training.trajectory import measure
+from .uncertainty import Interval, mean_interval
 
-__all__ = ["SEED_FIGURES", "seed_sweep", "SeedSpread", "seed_spread"]
+__all__ = ["SEED_FIGURES", "seed_sweep", "SeedSpread", "seed_spread", "prediction_interval"]
+
+
+def prediction_interval(values, level: float = 0.95) -> Interval:
+    """Where one new draw of ``values`` (one per seed, n of them) should fall: their mean and the
+    Student-t prediction interval mean +- t_{(1+level)/2, n-1} s sqrt(1 + 1/n) (s: ddof = 1).
+
+    >>> print(prediction_interval([1.0, 2.0, 3.0]))
+    2 [-2.97, 6.97]
+    """
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"a prediction interval needs at least 2 finite values (seeds), got {x}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    half = float(t.ppf(0.5 + level / 2, x.size - 1)) * x.std(ddof=1) * np.sqrt(1 + 1 / x.size)
+    return Interval(float(x.mean()), float(x.mean() - half), float(x.mean() + half), x.size, level)
 
 
 SEED_FIGURES = ("fig12", "fig6", "fig10_tanh")  # the two-layer figures whose spread over seeds the book measures
@@ -53,9 +72,26 @@ class SeedSpread:
         """Standard deviation (ddof = 1) over seeds per figure (F,)."""
         return np.std(getattr(self, of), axis=-1, ddof=1)
 
+    def interval(self, of: str = "aligned") -> list:
+        """Per figure, the mean over all seeds of ``of`` with its 95% interval (``mean_interval``)."""
+        return [mean_interval(v) for v in getattr(self, of)]
+
+    def reference(self, of: str = "aligned") -> list:
+        """Per figure, where seed 0 (the figure's run) should fall if it is a typical draw: the
+        mean of the OTHER seeds and their 95% prediction interval for one new seed
+        (``prediction_interval``; seed 0 is left out of its own reference)."""
+        return [prediction_interval(v[1:]) for v in getattr(self, of)]
+
+    def typical(self, of: str = "aligned") -> np.ndarray:
+        """Whether seed 0 lies inside the prediction interval of the other seeds (F,); with no
+        spread among them, whether it equals their mean."""
+        values = getattr(self, of)
+        return np.array([r.low - 1e-12 <= v <= r.high + 1e-12 for r, v in zip(self.reference(of), values[:, 0])])
+
     def inside(self, of: str = "aligned", k: float = 2.0) -> np.ndarray:
         """Whether seed 0 (the figure's run) lies within mean +- ``k`` std of the seeds (F,);
-        with zero spread, whether it equals the mean."""
+        with zero spread, whether it equals the mean. Seed 0 is part of that mean and std, so
+        this is a weak check (|z| <= (S - 1)/sqrt(S)); ``typical`` leaves it out."""
         values = getattr(self, of)
         return np.abs(values[:, 0] - self.mean(of)) <= k * self.std(of) + 1e-12
 

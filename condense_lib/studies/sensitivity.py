@@ -13,25 +13,33 @@ import numpy as np
 from ..theory.condensation import aligned_fraction, effective_directions, leading_direction
 from ..theory.data_matrix import Spectrum
 from ..theory.effective_time import first_time
+from ..training.cache import load_or_compute
 from ..training.config import Config, theory_config
-from ..training.runner import resolve_scale
+from ..training.device import full_float32, resolve_device
+from ..training.models import CNN
+from ..training.runner import resolve_scale, result_check
 from ..training.sweep import sweep
-from ..training.trainer import TrainResult
+from ..training.trainer import TrainResult, train
 from .spectra import sample_key, spectra
+from .uncertainty import Interval, difference_interval, mean_interval
 
-__all__ = ["SENSITIVITY", "SensitivityRow", "sensitivity_rows", "sensitivity_configs", "Sensitivity", "sensitivity"]
+__all__ = ["SENSITIVITY", "SensitivityRow", "sensitivity_rows", "sensitivity_configs", "fc_runs", "bias_alone_time",
+           "Sensitivity", "sensitivity"]
 
 
 # The sensitivity table: one factor at a time around a baseline, the theory's two-layer tanh CNN
 # (``theory_config``: every parameter N(0, eps^2), GD at a fixed lr, MSE on the label) on whole
 # 28 x 28 MNIST test images. ``base``: the baseline's fields; ``values``: each factor's values
 # (the baseline's among them); ``hidden``: the width of the "fc" head; ``seeds``: 0..seeds-1.
-# fast: the chapter's live grid (n = 5000, 100 times the baseline's cost, lives only in "paper").
+# The head "fc" is the ReLU FC layer *without* an output bias (``SensitivityRow.out_bias``): with
+# labels 0..9 an output bias fits the mean label at a rate set by lr alone and would end the
+# initial stage by itself. fast: the chapter's live grid, 8 seeds, its n and m fewer than the
+# paper grid's to keep its cost (n = 500 is 10 times the baseline's cost, 5000 100 times).
 SENSITIVITY = {
-    "fast": dict(base=dict(n=50, eps=1e-5, lr=5e-4, epochs=129), every=3, hidden=32, seeds=1,
-                 values=dict(n=(50, 500), m=(1, 3, 5, 7), padding=(0, "same"), bias=("out", "in"),
+    "fast": dict(base=dict(n=50, eps=1e-5, lr=5e-4, epochs=129), every=3, hidden=32, seeds=8,
+                 values=dict(n=(25, 50), m=(1, 3, 5), padding=(0, "same"), bias=("out", "in"),
                              head=("linear", "fc"))),
-    "paper": dict(base=dict(n=500, eps=1e-5, lr=5e-4, epochs=150), every=3, hidden=1024, seeds=4,
+    "paper": dict(base=dict(n=500, eps=1e-5, lr=5e-4, epochs=150), every=3, hidden=1024, seeds=8,
                   values=dict(n=(50, 500, 5000), m=(1, 3, 5, 7), padding=(0, "same"), bias=("out", "in"),
                               head=("linear", "fc"))),
 }
@@ -43,13 +51,16 @@ class SensitivityRow:
 
     ``config``: the run of seed 0; ``bias``: whether the measured kernel vectors carry the
     bias (the factor "bias", and m = 1, whose 1 x 1 kernel without its bias is one number);
-    ``baseline``: whether this row is the baseline itself (measured as ``bias`` says)."""
+    ``baseline``: whether this row is the baseline itself (measured as ``bias`` says);
+    ``out_bias``: whether the run's output layer has a bias (False for the "fc" head, whose
+    ``config`` then does not say it all: ``fc_runs`` trains it)."""
 
     factor: str
     value: object
     config: Config
     bias: bool
     baseline: bool
+    out_bias: bool = True
 
 
 def sensitivity_rows(scale: str, grid: Optional[dict] = None) -> list[SensitivityRow]:
@@ -58,7 +69,7 @@ def sensitivity_rows(scale: str, grid: Optional[dict] = None) -> list[Sensitivit
     baseline ``theory_config(**base)`` with that one field changed, snapshots every ``every``
     epochs. ``padding="same"`` is (m - 1) / 2 of the baseline's m; ``bias`` changes no run,
     only the measurement (``condensation.kernel_vectors(..., bias=...)``); ``head="fc"`` has
-    ``hidden`` units."""
+    ``hidden`` units and no output bias, as the linear readout."""
     grid = SENSITIVITY[scale] if grid is None else grid
     every, base = int(grid["every"]), dict(grid["base"])
     epochs = int(base["epochs"])
@@ -78,15 +89,66 @@ def sensitivity_rows(scale: str, grid: Optional[dict] = None) -> list[Sensitivit
                 config = baseline.replace(**{factor: value})
                 bias = config.m == 1
             base_value = {"n": baseline.n, "m": baseline.m, "padding": 0, "bias": "out", "head": "linear"}[factor]
-            rows.append(SensitivityRow(factor, value, config, bias, value == base_value))
+            rows.append(SensitivityRow(factor, value, config, bias, value == base_value, config.head != "fc"))
     return rows
 
 
 def sensitivity_configs(scale: str, grid: Optional[dict] = None) -> list[Config]:
-    """Every distinct run of the sensitivity table (``sensitivity_rows``), seeds 0..seeds-1 of each."""
+    """Every distinct ``Config`` run of the sensitivity table (``sensitivity_rows``), seeds
+    0..seeds-1 of each: all but the "fc" head's, which has no output bias (``fc_runs``)."""
     grid = SENSITIVITY[scale] if grid is None else grid
-    runs = dict.fromkeys(row.config for row in sensitivity_rows(scale, grid))
+    runs = dict.fromkeys(row.config for row in sensitivity_rows(scale, grid) if row.out_bias)
     return [c.replace(seed=s) for c in runs for s in range(int(grid["seeds"]))]
+
+
+def fc_runs(configs, *, device=None) -> list[TrainResult]:
+    """Train (or read from the cache) each ``config`` of the "fc" head with its output layer
+    without a bias (``CNN(..., out_bias=False)``), as ``runner.run`` trains a ``Config``; the
+    cache key is ``config.cache_key()`` plus ``out_bias: False``."""
+    device = resolve_device(device)
+    results = []
+    for config in configs:
+        def compute(config=config):
+            x, y = config.data()
+            model = CNN.from_config(config, tuple(x.shape[1:]), out_bias=False)
+            with full_float32(device):
+                return train(model, x, y, device=device, progress=False, **config.train_options()).to_arrays()
+
+        check = result_check(config)  # every array of the run's shape, less the output bias
+        validate = lambda arrays, check=check: check({**arrays, "dropped": np.array(["param/readout.bias"])})
+        arrays = load_or_compute("run", {**config.cache_key(), "out_bias": False}, compute, validate=validate)
+        results.append(TrainResult.from_arrays(arrays))
+    return results
+
+
+def bias_alone_time(y, lr: float, stage: float, epochs: int) -> float:
+    """The time t = lr x k at which GD on an output bias b alone, f = b from b = 0 (the loss
+    R = mean((b - y)^2) / 2 of eq. 1), first lowers R by ``stage`` of R(0); ``inf`` if not
+    within ``epochs`` steps. b_k = mean(y) (1 - (1 - lr)^k)."""
+    y = np.asarray(y, dtype=np.float64).ravel()
+    b = y.mean() * (1 - (1 - lr) ** np.arange(epochs + 1))
+    loss = 0.5 * ((b[:, None] - y) ** 2).mean(axis=1)
+    return first_time(lr * np.arange(epochs + 1), loss <= (1 - stage) * loss[0])
+
+
+def _interval(values) -> Interval:
+    """``mean_interval`` of ``values``, or the single value as a point for one seed."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    return mean_interval(values) if values.size > 1 else Interval(*[float(values[0])] * 3, 1)
+
+
+def _difference(a, b) -> Interval:
+    """``difference_interval`` (paired by seed) of ``a - b``, a point for one seed."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return difference_interval(a, b) if a.size > 1 else _interval(a - b)
+
+
+def _side(ci: Interval, bound: float) -> str:
+    """Where an interval of a difference lies against +-``bound``: "beyond" (wholly outside),
+    "within" (wholly inside) or "across"."""
+    if ci.low > bound or ci.high < -bound:
+        return "beyond"
+    return "within" if -bound <= ci.low and ci.high <= bound else "across"
 
 
 def _direction_cosines(lead: np.ndarray, v1: np.ndarray, bias: bool) -> tuple[float, float]:
@@ -157,6 +219,9 @@ class Sensitivity:
     # direction condensed on by more than PICTURE_COSINE; else the time changes when t_level (the
     # condensation) or t_stage (the end of the initial stage) is more than TIME_FACTOR times the
     # baseline's, or less than 1 / TIME_FACTOR times, or is reached by one run and not the other.
+    # Each rule is applied to the 95% interval of the paired (by seed) difference (of log t for
+    # the times): a change when the interval lies wholly beyond the threshold, none when wholly
+    # within it, "undecided" when it straddles it.
     PICTURE_ALIGNED = 0.2
     PICTURE_COSINE = 0.1
     TIME_FACTOR = 1.25
@@ -178,23 +243,50 @@ class Sensitivity:
                              f"the grid needs the factor bias with the values 'out' and 'in'")
         return int(hits[0])
 
+    def interval(self, of: str, row: int) -> Interval:
+        """The mean over seeds of ``of`` in ``row`` and its 95% interval (``mean_interval``)."""
+        return _interval(getattr(self, of)[row])
+
+    def difference(self, of: str, row: int) -> Interval:
+        """``of`` in ``row`` minus in its ``reference``, paired by seed, with its 95% interval."""
+        return _difference(getattr(self, of)[row], getattr(self, of)[self.reference(row)])
+
+    def time_ratio(self, of: str, row: int) -> Optional[Interval]:
+        """The ratio of ``of`` (``t_level`` or ``t_stage``) in ``row`` to its ``reference``, the
+        exponential of the paired interval of the log difference; ``None`` when a seed of either
+        never reaches it."""
+        a, b = getattr(self, of)[row], getattr(self, of)[self.reference(row)]
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return None
+        ci = _difference(np.log(a), np.log(b))
+        return Interval(float(np.exp(ci.estimate)), float(np.exp(ci.low)), float(np.exp(ci.high)), ci.n, ci.level)
+
     def verdict(self, row: int) -> str:
-        """"baseline", "changes the picture", "changes only the time" or "changes neither",
-        by the thresholds above, on the means over seeds."""
+        """"baseline", "changes the picture", "changes only the time", "changes neither" or
+        "undecided", by the thresholds above applied to the 95% intervals over seeds."""
         if self.baseline[row]:
             return "baseline"
-        ref = self.reference(row)
-        aligned, cos_v1, cos_ones = (self.mean(of) for of in ("aligned", "cos_v1", "cos_ones"))
-        if (abs(aligned[row] - aligned[ref]) > self.PICTURE_ALIGNED or abs(cos_v1[row] - cos_v1[ref]) > self.PICTURE_COSINE
-                or abs(cos_ones[row] - cos_ones[ref]) > self.PICTURE_COSINE):
+        sides = [_side(self.difference(of, row), bound) for of, bound in
+                 (("aligned", self.PICTURE_ALIGNED), ("cos_v1", self.PICTURE_COSINE), ("cos_ones", self.PICTURE_COSINE))]
+        if "beyond" in sides:
             return "changes the picture"
-        for t in (self.mean("t_level"), self.mean("t_stage")):
-            if np.isfinite(t[row]) != np.isfinite(t[ref]):
-                return "changes only the time"
-            factor = t[row] / t[ref] if np.isfinite(t[ref]) else 1.0
-            if not 1 / self.TIME_FACTOR <= factor <= self.TIME_FACTOR:
-                return "changes only the time"
-        return "changes neither"
+        ref = self.reference(row)
+        for of in ("t_level", "t_stage"):
+            reached, ref_reached = np.isfinite(getattr(self, of)[row]), np.isfinite(getattr(self, of)[ref])
+            ratio = self.time_ratio(of, row)
+            if ratio is not None:
+                sides.append(_side(Interval(*np.log([ratio.estimate, ratio.low, ratio.high]), ratio.n),
+                                   float(np.log(self.TIME_FACTOR))))
+            elif (reached.all() and not ref_reached.any()) or (ref_reached.all() and not reached.any()):
+                sides.append("beyond")  # reached by every seed of one and by none of the other
+            elif reached.any() or ref_reached.any():
+                sides.append("across")
+        picture, time = sides[:3], sides[3:]
+        if "across" in picture:
+            return "undecided"  # the picture may change
+        if "beyond" in time:
+            return "changes only the time"
+        return "undecided" if "across" in time else "changes neither"
 
     def verdicts(self) -> list:
         """``verdict`` of every row."""
@@ -227,9 +319,12 @@ def sensitivity(scale: Optional[str] = None, *, level: float = 0.9, stage: float
         raise ValueError(f"level and stage are fractions in (0, 1), got level={level!r}, stage={stage!r}")
     grid = SENSITIVITY[scale] if grid is None else grid
     rows, seeds = sensitivity_rows(scale, grid), int(grid["seeds"])
-    runs = list(dict.fromkeys(row.config.replace(seed=s) for row in rows for s in range(seeds)))
-    results = dict(zip(runs, sweep(runs, client, device=device)))
+    runs = list(dict.fromkeys(row.config.replace(seed=s) for row in rows if row.out_bias for s in range(seeds)))
+    results = dict(zip(runs, sweep(runs, client, device=device, batch=seeds)))
+    fc = list(dict.fromkeys(row.config.replace(seed=s) for row in rows if not row.out_bias for s in range(seeds)))
+    results.update(zip(fc, fc_runs(fc, device=device)))
     by_sample = spectra(runs)
+    by_sample.update(spectra([c for c in fc if sample_key(c) not in by_sample]))
     measures = [[_sensitivity_measures(results[c], c, row.bias, by_sample[sample_key(c)], stage, level)
                  for c in (row.config.replace(seed=s) for s in range(seeds))] for row in rows]
     field = lambda name: np.array([[m[name] for m in per_seed] for per_seed in measures])

@@ -7,7 +7,8 @@ on each side), then a head:
 - ``"linear"``: the readout f = <a, sigma(x^[L])> (Sec. 3.2, no bias); with
   L = 1 this is the two-layer CNN of the theory (Sec. 5);
 - ``"fc"``: the experiments' head, a ReLU fully connected layer of 1024 units,
-  then d outputs (architecture ``L x 32C-(1024)-d``, Sec. 4.1).
+  then d outputs (architecture ``L x 32C-(1024)-d``, Sec. 4.1), the output layer with a
+  bias (``out_bias=False`` leaves it out, as the linear readout does).
 
 Initialization (``init``):
 
@@ -50,6 +51,8 @@ class CNN(nn.Module):
     d : number of outputs.
     init : ``"paper"`` (with ``gamma``, ``sigma_2``) or ``"theory"`` (with ``eps``).
     seed : seed of the initialization.
+    out_bias : whether the "fc" head's output layer has a bias (default True, PyTorch's
+        ``nn.Linear``); the linear readout never has one.
 
     The forward pass returns ``(n,)`` when d = 1 and ``(n, d)`` otherwise. Every parameter
     after ``channels`` is keyword-only; ``CNN.from_config(config, in_shape)`` builds the
@@ -57,12 +60,13 @@ class CNN(nn.Module):
     """
 
     @classmethod
-    def from_config(cls, config, in_shape: Sequence[int]) -> "CNN":
+    def from_config(cls, config, in_shape: Sequence[int], **options) -> "CNN":
         """The freshly initialized network of ``config`` (an ``experiments.Config``) for
-        images of shape ``in_shape`` (C, H, W)."""
+        images of shape ``in_shape`` (C, H, W); ``options``: keywords a ``Config`` does not hold
+        (``out_bias``)."""
         return cls(in_shape, config.channels, m=config.m, padding=config.padding, activation=config.activation, head=config.head,
                    d=config.d, hidden=config.hidden, init=config.init, gamma=config.gamma, sigma_2=config.sigma_2,
-                   eps=config.eps, seed=config.seed)
+                   eps=config.eps, seed=config.seed, **options)
 
     def __init__(
         self,
@@ -80,6 +84,7 @@ class CNN(nn.Module):
         sigma_2: float = 1e-4,
         eps: Optional[float] = None,
         seed: int = 0,
+        out_bias: bool = True,
     ):
         super().__init__()
         if len(in_shape) != 3:
@@ -115,7 +120,7 @@ class CNN(nn.Module):
             self.readout = nn.Linear(features, d, bias=False)  # a of Sec. 3.2
         else:
             self.fc = nn.Linear(features, hidden)
-            self.readout = nn.Linear(hidden, d)
+            self.readout = nn.Linear(hidden, d, bias=bool(out_bias))
         self.reset_parameters(init=init, gamma=gamma, sigma_2=sigma_2, eps=eps, seed=seed)
 
     @torch.no_grad()
