@@ -519,6 +519,12 @@ def test_layer_order_rescales_the_initial_weights_and_measures_like_run(tmp_cach
     assert order.epochs.tolist() == list(range(7)) and order.level == 0.5
     with pytest.raises(ValueError, match=r"factors must be \(K, 2\)"):
         cl.layer_order(config, [[1, 1, 1]])
+    # each row is cached: a second call reads it (one file per row), the same numbers
+    files = sorted(p.name for p in tmp_cache.glob("layer-order-*.npz"))
+    again = cl.layer_order(config, [[1, 3], [1, 1]], level=0.5)
+    assert len(files) == 2 and sorted(p.name for p in tmp_cache.glob("layer-order-*.npz")) == files
+    np.testing.assert_array_equal(again.onsets[::-1], order.onsets)
+    np.testing.assert_array_equal(again.gradients[::-1], order.gradients)
 
 
 def _numpy_forward(params, x):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..theory.losses import loss_fn
+from ..training.cache import load_or_compute
 from ..training.config import Config
 from ..training.models import CNN
 from ..training.trainer import train
@@ -60,24 +61,31 @@ def layer_order(config: Config, factors, *, level: float = 0.9, every: int = 1, 
     The causal test of "a layer's gradient is a product of the weights above it (eqs. 20-23), so
     the layers whose gradient is largest condense first": multiplying the weights of the layers
     above layer l by c multiplies layer l's gradient by about c^(number of such layers); under
-    Adam below its eps (``layer_gradients``) the layer then moves that much faster. The runs are
-    not cached (their initialization is not a ``Config``'s); snapshots every ``every`` epochs;
-    trained on ``device`` (None: the best this machine has).
+    Adam below its eps (``layer_gradients``) the layer then moves that much faster. Each row's
+    gradients and onsets are cached (``training.cache``, keyed by the config, the row, ``level``
+    and ``every``); snapshots every ``every`` epochs; trained on ``device`` (None: the best this
+    machine has).
     """
     factors = np.asarray(factors, dtype=np.float64)
     L = len(config.channels)
     if factors.ndim != 2 or factors.shape[1] != L or not (np.isfinite(factors).all() and (factors > 0).all()):
         raise ValueError(f"factors must be (K, {L}): one positive factor per conv layer of {config.channels}, per run")
-    x, y = config.data()
     snapshots = tuple(range(0, config.epochs + 1, every))
     gradients, onsets = [], []
     for row in factors:
-        model = CNN.from_config(config, tuple(x.shape[1:]))
-        with torch.no_grad():
-            for conv, c in zip(model.convs, row):
-                conv.weight.mul_(float(c))
-        gradients.append(_rms_gradients(model, x, y, config.loss))
-        options = {**config.train_options(), "snapshot_epochs": snapshots}
-        result = train(model, x, y, device=device, progress=False, **options)
-        onsets.append(measure(result).onsets(level))
+        def compute(row=row):
+            x, y = config.data()
+            model = CNN.from_config(config, tuple(x.shape[1:]))
+            with torch.no_grad():
+                for conv, c in zip(model.convs, row):
+                    conv.weight.mul_(float(c))
+            grads = _rms_gradients(model, x, y, config.loss)
+            options = {**config.train_options(), "snapshot_epochs": snapshots}
+            result = train(model, x, y, device=device, progress=False, **options)
+            return {"gradients": np.asarray(grads, dtype=np.float64), "onsets": measure(result).onsets(level)}
+
+        key = {**config.cache_key(), "layer_factors": [float(c) for c in row], "level": float(level), "every": int(every)}
+        arrays = load_or_compute("layer-order", key, compute)
+        gradients.append(arrays["gradients"])
+        onsets.append(arrays["onsets"])
     return LayerOrder(factors, np.array(gradients), np.array(onsets), np.array(snapshots), float(level))
