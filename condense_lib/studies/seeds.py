@@ -14,27 +14,9 @@ from ..training.config import Config
 from ..training.runner import resolve_scale
 from ..training.sweep import sweep
 from ..training.trajectory import measure
-from .uncertainty import Interval, mean_interval
+from .uncertainty import mean_interval, prediction_interval
 
-__all__ = ["SEED_FIGURES", "seed_sweep", "SeedSpread", "seed_spread", "prediction_interval"]
-
-
-def prediction_interval(values, level: float = 0.95) -> Interval:
-    """Where one new draw of ``values`` (one per seed, n of them) should fall: their mean and the
-    Student-t prediction interval mean +- t_{(1+level)/2, n-1} s sqrt(1 + 1/n) (s: ddof = 1).
-
-    >>> print(prediction_interval([1.0, 2.0, 3.0]))
-    2 [-2.97, 6.97]
-    """
-    from scipy.stats import t
-
-    x = np.asarray(values, dtype=np.float64).ravel()
-    if x.size < 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"a prediction interval needs at least 2 finite values (seeds), got {x}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    half = float(t.ppf(0.5 + level / 2, x.size - 1)) * x.std(ddof=1) * np.sqrt(1 + 1 / x.size)
-    return Interval(float(x.mean()), float(x.mean() - half), float(x.mean() + half), x.size, level)
+__all__ = ["SEED_FIGURES", "seed_sweep", "SeedSpread", "seed_spread"]
 
 
 SEED_FIGURES = ("fig12", "fig6", "fig10_tanh")  # the two-layer figures whose spread over seeds the book measures

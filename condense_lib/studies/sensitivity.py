@@ -251,14 +251,21 @@ class Sensitivity:
         """``of`` in ``row`` minus in its ``reference``, paired by seed, with its 95% interval."""
         return _difference(getattr(self, of)[row], getattr(self, of)[self.reference(row)])
 
+    def _log_ratio(self, of: str, row: int) -> Optional[Interval]:
+        """The paired interval of log ``of`` in ``row`` minus in its ``reference``; ``None`` when a
+        seed of either never reaches it."""
+        a, b = getattr(self, of)[row], getattr(self, of)[self.reference(row)]
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return None
+        return _difference(np.log(a), np.log(b))
+
     def time_ratio(self, of: str, row: int) -> Optional[Interval]:
         """The ratio of ``of`` (``t_level`` or ``t_stage``) in ``row`` to its ``reference``, the
         exponential of the paired interval of the log difference; ``None`` when a seed of either
         never reaches it."""
-        a, b = getattr(self, of)[row], getattr(self, of)[self.reference(row)]
-        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        ci = self._log_ratio(of, row)
+        if ci is None:
             return None
-        ci = _difference(np.log(a), np.log(b))
         return Interval(float(np.exp(ci.estimate)), float(np.exp(ci.low)), float(np.exp(ci.high)), ci.n, ci.level)
 
     def verdict(self, row: int) -> str:
@@ -273,10 +280,9 @@ class Sensitivity:
         ref = self.reference(row)
         for of in ("t_level", "t_stage"):
             reached, ref_reached = np.isfinite(getattr(self, of)[row]), np.isfinite(getattr(self, of)[ref])
-            ratio = self.time_ratio(of, row)
-            if ratio is not None:
-                sides.append(_side(Interval(*np.log([ratio.estimate, ratio.low, ratio.high]), ratio.n),
-                                   float(np.log(self.TIME_FACTOR))))
+            log_ratio = self._log_ratio(of, row)
+            if log_ratio is not None:
+                sides.append(_side(log_ratio, float(np.log(self.TIME_FACTOR))))
             elif (reached.all() and not ref_reached.any()) or (ref_reached.all() and not reached.any()):
                 sides.append("beyond")  # reached by every seed of one and by none of the other
             elif reached.any() or ref_reached.any():

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Interval", "mean_interval", "difference_interval", "detectable_difference", "slope_interval"]
+__all__ = ["Interval", "mean_interval", "prediction_interval", "difference_interval", "detectable_difference",
+           "slope_interval"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,18 @@ def mean_interval(values, level: float = 0.95) -> Interval:
     """
     x = _values(values)
     half = _t(level, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return Interval(float(x.mean()), float(x.mean() - half), float(x.mean() + half), x.size, level)
+
+
+def prediction_interval(values, level: float = 0.95) -> Interval:
+    """Where one new draw of ``values`` (one per seed, n of them) should fall: their mean and the
+    Student-t prediction interval mean +- t_{(1+level)/2, n-1} s sqrt(1 + 1/n) (s: ddof = 1).
+
+    >>> print(prediction_interval([1.0, 2.0, 3.0]))
+    2 [-2.97, 6.97]
+    """
+    x = _values(values)
+    half = _t(level, x.size - 1) * x.std(ddof=1) * np.sqrt(1 + 1 / x.size)
     return Interval(float(x.mean()), float(x.mean() - half), float(x.mean() + half), x.size, level)
 
 
