@@ -6,7 +6,7 @@ computation: glued from the cell that computes it (MyST-NB ``glue``, shown with
 
 * a number quoted from the paper, marked as such: ``[0.035]{.paper}`` (shown with "(paper)");
 * a setting or a constant of the theory, written as maths (``$\\gamma = 0.5$``, ``$0.9$``) or code
-  (`` `lr=0.05` ``);
+  (`` `lr=0.05` ``); never a measurement with its spread (``$0.852 \\pm 0.055$``);
 * a number inside a link's target or a code block, the paper's arXiv number, a section number.
 
 The check reads the Markdown cells of every chapter notebook, takes those out, and fails on any
@@ -33,6 +33,9 @@ ALLOWED = re.compile(
     r"|(?:Secs?\.|Sections?|Apps?\.|Appendix|Thm\.|Theorem|Lemma|Remark|Prop\.|Def\.|Table)\s*[A-Z]?\d+(?:\.\d+)+",
     re.S,
 )
+# A measurement written as maths: a decimal with its spread ("$0.852 \\pm 0.055$") is never a setting.
+PAPER_OR_CODE = re.compile(r"```.*?```|`[^`\n]*`|\[[^\]\n]*\]\{\.paper\}", re.S)
+MEASURED_MATH = re.compile(r"\d*\.\d+\s*\\pm\s*\d*\.?\d+|\\pm\s*\d*\.\d+")
 MEASURED = re.compile(r"(?<![\w.])\d+\.\d+(?!\.?\d)(?!\w)|(?<![\w.])\d+(?:\.\d+)?\s?%")
 
 
@@ -44,9 +47,12 @@ def typed_numbers(markdown: str) -> list[tuple[str, str]]:
     []
     >>> [number for number, _ in typed_numbers("the loss fell by 5% to 0.72")]
     ['5%', '0.72']
+    >>> [number for number, _ in typed_numbers("measured $0.852 \\\\pm 0.055$, paper [$0.035$]{.paper}")]
+    ['0.852 \\\\pm 0.055']
     """
+    spreads = [(m.group(0), m.group(0)) for m in MEASURED_MATH.finditer(PAPER_OR_CODE.sub(" ", markdown))]
     text = ALLOWED.sub(" ", markdown)
-    return [(m.group(0), " ".join(text[max(0, m.start() - 40):m.end()].split())) for m in MEASURED.finditer(text)]
+    return spreads + [(m.group(0), " ".join(text[max(0, m.start() - 40):m.end()].split())) for m in MEASURED.finditer(text)]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])

@@ -48,7 +48,10 @@ def on_one_line(aligned, directions) -> np.ndarray:
     return (np.asarray(aligned) >= ONE_LINE_ALIGNED) & (np.asarray(directions) < ONE_LINE_DIRECTIONS)
 
 
-_START = [("aligned fraction at initialization < 0.2", "a0", lambda v: bool(np.all(v < 0.2)))]
+# Before training (Sec. 4: the kernels are initialized at random): no layer on one line. The
+# negation of the same definition, so nothing here is a level of its own.
+_START = [("no layer on one line at initialization", "a0d0",
+           lambda v: not bool(np.any(on_one_line(*v))))]
 _ONE_LINE = [
     (f"every layer aligned >= {ONE_LINE_ALIGNED} at the shown epoch (on one line)", "a1",
      lambda v: bool(np.all(np.asarray(v) >= ONE_LINE_ALIGNED))),
@@ -59,15 +62,17 @@ _ONE_LINE = [
 # barely moved): the loss within 10% of its start. One level for every figure.
 _LAZY_LOSS = [("the loss has moved less than 10% at the shown epoch", "loss_ratio", _between(0.9, 1.0 + 1e-12))]
 
-# Fig. 10's loss. Sigmoid's falls from the start (sigma(0) = 1/2: the readout fits the mean label
-# through the constant neurons) and by less than half by the shown epoch. With ReLU and tanh
-# the kernels condense while the loss has moved less than 10%; at the paper's setting, tanh's
-# shown epoch 200 lies past that stage (the loss has fallen 15% there, errata 22), so its
-# claim reads the loss at the first recorded epoch at which the layer is condensed.
-_ONSET_LOSS = [("condensed (aligned >= 0.85) at a recorded epoch where the loss has moved less than 10%",
+# Fig. 10's loss. With ReLU and tanh the kernels condense while the loss has moved less than 10%;
+# at the paper's setting, tanh's shown epoch 200 lies past that stage (the loss has fallen 15%
+# there, errata 22), so its claim reads the loss at the onset: the first recorded epoch at which
+# the layer's aligned fraction reaches ONE_LINE_ALIGNED. Sigmoid's loss falls from the start
+# (sigma(0) = 1/2: the readout fits the mean label through the constant neurons), so its kernels
+# condense only after the loss has left the initial stage: the same 10% level, the other side.
+_ONSET_LOSS = [(f"condensed (aligned >= {ONE_LINE_ALIGNED}) at a recorded epoch where the loss has moved less than 10%",
                 "onset_loss_ratio", _between(0.9, 1.0 + 1e-12))]
 _FIG10_LOSS = {
-    "sigmoid": [("the loss has fallen, by less than half", "loss_ratio", _between(0.5, 1.0))],
+    "sigmoid": [(f"condensed (aligned >= {ONE_LINE_ALIGNED}) only after the loss has moved more than 10%",
+                 "onset_loss_ratio", _between(0.0, 0.9))],
     "relu": _LAZY_LOSS + _ONSET_LOSS,
     "tanh": _ONSET_LOSS,
 }
@@ -84,31 +89,23 @@ def _two_layer(kernel: str = "kernel") -> list:
 
 # Per figure: (claim, the number it reads, the test). The chapters assert the same.
 CLAIMS = {
-    **{f"fig10_{a}": _START + [
-        ("effective directions at initialization > 5", "d0", lambda v: bool(np.all(v > 5))),
-    ] + _ONE_LINE + _FIG10_LOSS[a] for a in ("sigmoid", "relu", "tanh")},
-    "fig11": _START + [
-        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
-    ] + _ONE_LINE + _LAZY_LOSS,
+    **{f"fig10_{a}": _START + _ONE_LINE + _FIG10_LOSS[a] for a in ("sigmoid", "relu", "tanh")},
+    "fig11": _START + _ONE_LINE + _LAZY_LOSS,
     "fig12": _two_layer(),
     "fig13": _two_layer(),
     "fig6": _two_layer(kernel="colour kernel") + [
-        ("median amplitude grown > 100 times", "growth", lambda v: v > 100),
+        # Fig. 6(a): the kernels grow as they condense (eq. 44: along v1 at rate e^(lambda_1 t)).
+        ("median amplitude grown", "growth", lambda v: v > 1),
     ] + _LAZY_LOSS,
-    **{f"fig4_{a}": _START + [
-        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
-    ] + _ONE_LINE + _LAZY_LOSS for a in ("relu", "sigmoid", "tanh")},
-    "fig5": _START + [
-        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
-    ] + _ONE_LINE + _ONSET_LOSS,
-    "fig9": _START + [
-        ("effective directions at initialization > 10", "d0", lambda v: bool(np.all(v > 10))),
-    ] + _ONE_LINE + _LAZY_LOSS,
+    **{f"fig4_{a}": _START + _ONE_LINE + _LAZY_LOSS for a in ("relu", "sigmoid", "tanh")},
+    "fig5": _START + _ONE_LINE + _ONSET_LOSS,
+    "fig9": _START + _ONE_LINE + _LAZY_LOSS,
 }
 # The two-layer GD figures, whose panel (b) compares each kernel with 1.
 _TWO_LAYER = ("fig6", "fig12", "fig13")
-# The aligned fraction at which a layer counts as condensed for ``onset`` (Fig. 10's claims).
-ONSET_LEVEL = 0.85
+# The aligned fraction at which a layer counts as condensed for ``onset`` (Fig. 10's claims): the
+# aligned level of "on one line".
+ONSET_LEVEL = ONE_LINE_ALIGNED
 
 
 def figure_numbers(name: str, result: TrainResult, scale: Optional[str] = None) -> dict:
@@ -124,7 +121,7 @@ def figure_numbers(name: str, result: TrainResult, scale: Optional[str] = None) 
     measures = measure(result)
     a0, d0 = measures.at(0)
     a1, d1 = measures.at(shown)
-    numbers = dict(a0=a0, d0=d0, a1=a1, d1=d1, loss_ratio=float(result.loss[shown[0]] / result.loss[0]))
+    numbers = dict(a0=a0, d0=d0, a0d0=(a0, d0), a1=a1, d1=d1, loss_ratio=float(result.loss[shown[0]] / result.loss[0]))
     onsets = measures.onsets(ONSET_LEVEL)
     numbers["onset"] = int(onsets.max()) if (onsets >= 0).all() else -1
     numbers["onset_loss_ratio"] = (float(result.loss[numbers["onset"]] / result.loss[0]) if numbers["onset"] >= 0
@@ -157,17 +154,18 @@ def check_figure(name: str, result: TrainResult, scale: Optional[str] = None) ->
 # the last row tests the plainest explanation of "layer 1 last", its larger initial weights.
 SIGMA_RATIO_FIG11 = (800 / 412.5) ** 2  # sigma_1 of layer 1 over that of layers 2-3, gamma = 2, m = 5
 LAYER_ORDER_FACTORS = ((1, 1, 1), (1, 10, 1), (1, 1, 10), (10, 1, 1), (1 / SIGMA_RATIO_FIG11, 1, 1))
-# (claim, test on the numbers of ``layer_order_numbers``). The thresholds: the gradient into layer 1
-# "grows tenfold" when one layer above it is scaled by 10 (eqs. 20-23), read as > 5x; an onset
-# "barely moves" within 15% (two recorded epochs at the fast scale's onsets of about 15); it "moves"
-# beyond 1.5x or out of the run; "earlier" is strictly earlier.
+# (claim, test on the numbers of ``layer_order_numbers``). The one number: the gradient into layer 1
+# "grows tenfold" when one layer above it is scaled by 10 (eqs. 20-23), read as > 5x (half the
+# prediction: eqs. 20-23 drop the layers' nonlinear corrections). The rest are comparisons the claim
+# itself makes, with no level of their own: the initial scale, not the gradient, sets the onset, so
+# a tenfold gradient moves layer 1's onset less than equalizing its initial scale does.
 LAYER_ORDER_CLAIMS = [
     ("scaling layer 2 alone, or layer 3 alone, by 10 multiplies layer 1's gradient by more than 5",
      lambda n: n["g1_l2"] > 5 * n["g1"] and n["g1_l3"] > 5 * n["g1"]),
-    ("layer 1's onset moves by at most 15% when its gradient grows tenfold through either layer above",
-     lambda n: abs(n["l2_1"] - n["on1"]) <= 0.15 * n["on1"] and abs(n["l3_1"] - n["on1"]) <= 0.15 * n["on1"]),
-    ("layer 1's own weights x 10 move its onset past 1.5 times, or out of the run",
-     lambda n: n["own1"] < 0 or n["own1"] > 1.5 * n["on1"]),
+    ("a tenfold gradient through either layer above moves layer 1's onset less than its initial scale does",
+     lambda n: 0 <= n["eq1"] and max(abs(n["l2_1"] - n["on1"]), abs(n["l3_1"] - n["on1"])) < n["on1"] - n["eq1"]),
+    ("layer 1's own weights x 10 move its onset later, or out of the run",
+     lambda n: n["own1"] < 0 or n["own1"] > n["on1"]),
     ("layer 3's own weights x 10 move its onset later, or out of the run",
      lambda n: n["l3_3"] < 0 or n["l3_3"] > n["on3"]),
     ("layer 1 started at the initial scale of layers 2-3 condenses earlier than at its own",
