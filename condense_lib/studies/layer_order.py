@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..paper.claims import ONSET_LEVEL
 from ..theory.losses import loss_fn
 from ..training.cache import load_or_compute
 from ..training.config import Config
@@ -54,7 +55,7 @@ class LayerOrder:
     level: float
 
 
-def layer_order(config: Config, factors, *, level: float = 0.9, every: int = 1, device=None) -> LayerOrder:
+def layer_order(config: Config, factors, *, level: float = ONSET_LEVEL, every: int = 1, device=None) -> LayerOrder:
     """Train ``config`` once per row of ``factors`` (K, L), its conv layers' initial weights (not
     the biases) multiplied by that row, and measure each layer's initial gradient and onset.
 
@@ -63,7 +64,8 @@ def layer_order(config: Config, factors, *, level: float = 0.9, every: int = 1, 
     above layer l by c multiplies layer l's gradient by about c^(number of such layers); under
     Adam below its eps (``layer_gradients``) the layer then moves that much faster. Each row's
     gradients and onsets are cached (``training.cache``, keyed by the config, the row, ``level``
-    and ``every``); snapshots every ``every`` epochs; trained on ``device`` (None: the best this
+    and ``every``); ``level``: the aligned fraction of an onset (``ONSET_LEVEL``, that of "on one line");
+    snapshots every ``every`` epochs; trained on ``device`` (None: the best this
     machine has).
     """
     factors = np.asarray(factors, dtype=np.float64)
