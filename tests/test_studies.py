@@ -503,6 +503,28 @@ def test_multiplicity_study_against_its_parts():
     assert s1.predicted_directions == pytest.approx(1.0) and np.isnan(s1.rank_correlation)
 
 
+def test_multiplicity_seeds_against_a_loop_of_studies(tmp_cache, data_dir, monkeypatch):
+    """multiplicity_seeds against multiplicity_study run seed by seed, and its intervals against
+    mean_interval / difference_interval of the same numbers."""
+    monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
+    configs = {a: cl.theory_config(M=6, eps=1e-3, activation=a, n=20, crop=8, lr=lr, epochs=30,
+                                   snapshot_epochs=tuple(range(0, 31, 5))) for a, lr in (("xtanh", 2e-2), ("tanh", 5e-3))}
+    seeds = cl.multiplicity_seeds(configs, [0, 1, 2], drop=0.99)
+    for i, a in enumerate(("xtanh", "tanh")):
+        for j, s in enumerate((0, 1, 2)):
+            c = configs[a].replace(seed=s)
+            study = cl.multiplicity_study(cl.run(c, progress=False), c, drop=0.99)
+            assert seeds.grown[i, j] == study.grown().sum() and seeds.aligned[i, j] == study.at(study.stop)
+            assert seeds.directions[i, j] == study.at(study.stop, "directions")
+            assert seeds.left[i, j] == (study.stop < study.epochs[-1])
+    assert str(seeds.interval("aligned", "tanh")) == str(cl.mean_interval(seeds.aligned[1]))
+    assert str(seeds.difference("grown", "tanh", "xtanh")) == str(cl.difference_interval(seeds.grown[1], seeds.grown[0]))
+    with pytest.raises(ValueError, match="was not run"):
+        seeds.interval("aligned", "relu")
+    with pytest.raises(ValueError, match="at least two distinct seeds"):
+        cl.multiplicity_seeds(configs, [0, 0])
+
+
 def test_layer_order_rescales_the_initial_weights_and_measures_like_run(tmp_cache, data_dir, monkeypatch):
     """Row (1, 1): the gradients of layer_gradients and the onsets of the cached run of the same
     config. Row (1, c): scaling the top layer by c scales the bottom layer's initial gradient by c

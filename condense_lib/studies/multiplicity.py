@@ -15,10 +15,11 @@ from ..theory.quadratic import build_B, build_Q, top_eigenpairs
 from ..training.cache import load_or_compute
 from ..training.config import Config
 from ..training.device import full_float32, resolve_device
-from ..training.runner import result_check
+from ..training.runner import result_check, run
 from ..training.trainer import TrainResult, train
+from .uncertainty import Interval, difference_interval, mean_interval
 
-__all__ = ["MultiplicityStudy", "multiplicity_study", "run_centred"]
+__all__ = ["MultiplicityStudy", "multiplicity_study", "run_centred", "MultiplicitySeeds", "multiplicity_seeds"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,4 +163,58 @@ def multiplicity_study(result: TrainResult, config: Config, drop: float = 0.9, *
         predicted=predicted, rates=rates, predicted_shared=shared,
         growth=np.linalg.norm(Vs, axis=1) / np.linalg.norm(V0, axis=1),
         cos_start=np.abs((_unit(V0) * predicted).sum(axis=1)), cos_stop=np.abs((_unit(Vs) * predicted).sum(axis=1)),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class MultiplicitySeeds:
+    """``multiplicity_study`` of each activation over seeds (``multiplicity_seeds``): per
+    activation (rows, in the order of ``activations``) and seed (columns), at the end of each
+    run's initial stage, the kernels grown more than twice (``grown``), the aligned fraction
+    (``aligned``) and the effective directions (``directions``); ``left`` whether the run left
+    its initial stage within its steps (if not, "the end of the stage" is its last step)."""
+
+    activations: tuple
+    seeds: np.ndarray
+    grown: np.ndarray
+    aligned: np.ndarray
+    directions: np.ndarray
+    left: np.ndarray
+
+    def interval(self, of: str, activation: str) -> Interval:
+        """The mean of ``of`` ("grown", "aligned" or "directions") over the seeds of
+        ``activation``, with its 95% interval (Student t)."""
+        return mean_interval(self._row(of, activation))
+
+    def difference(self, of: str, a: str, b: str) -> Interval:
+        """``of`` of activation ``a`` minus that of ``b``, paired by seed (the same images and
+        initial parameters for both), with its 95% interval."""
+        return difference_interval(self._row(of, a), self._row(of, b))
+
+    def _row(self, of: str, activation: str) -> np.ndarray:
+        if of not in ("grown", "aligned", "directions"):
+            raise ValueError(f"of must be 'grown', 'aligned' or 'directions', got {of!r}")
+        if activation not in self.activations:
+            raise ValueError(f"activation {activation!r} was not run: choose one of {list(self.activations)}")
+        return getattr(self, of)[self.activations.index(activation)].astype(np.float64)
+
+
+def multiplicity_seeds(configs: dict, seeds, drop: float = 0.9, *, device=None) -> MultiplicitySeeds:
+    """``multiplicity_study`` of each of ``configs`` (activation name -> its two-layer ``Config``)
+    at every seed of ``seeds``: ``config.replace(seed=s)`` draws a new sample of images and new
+    initial parameters, the same for every activation at one seed, so that differences pair by
+    seed. Runs go through ``run`` (cached). ``drop``: the end of the initial stage, as in
+    ``multiplicity_study``."""
+    seeds = np.asarray(list(seeds), dtype=int)
+    if seeds.size < 2 or len(set(seeds.tolist())) != seeds.size:
+        raise ValueError(f"seeds must hold at least two distinct seeds, got {seeds.tolist()}")
+    activations = tuple(configs)
+    studies = [[multiplicity_study(run(configs[a].replace(seed=int(s)), device=device), configs[a].replace(seed=int(s)),
+                                   drop=drop) for s in seeds] for a in activations]
+    field = lambda f: np.array([[f(st) for st in row] for row in studies])
+    return MultiplicitySeeds(
+        activations=activations, seeds=seeds,
+        grown=field(lambda st: int(st.grown().sum())), aligned=field(lambda st: st.at(st.stop)),
+        directions=field(lambda st: st.at(st.stop, "directions")),
+        left=field(lambda st: bool(st.stop < st.epochs[-1])),
     )

@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..paper.claims import ONSET_LEVEL
 from ..paper.figures import FIGURES
 from ..theory.condensation import aligned_fraction, effective_directions, leading_direction
 from ..theory.data_matrix import Spectrum, build_Z, sign_fixed_point, spectrum, theta_bar
@@ -104,7 +105,7 @@ class OptimizerComparison:
 
 
 def compare_optimizers(base: Config, *, steps: int, adam_lrs, gd_lr: Optional[float] = None, lr_lambda: float = 0.05,
-                       every: int = 1, level: float = 0.9, device=None) -> OptimizerComparison:
+                       every: int = 1, level: float = ONSET_LEVEL, device=None) -> OptimizerComparison:
     r"""Train the two-layer setting ``base`` by full-batch GD and by Adam at each of ``adam_lrs``,
     every run for ``steps`` steps (one gradient each: the same budget of computation), snapshots
     every ``every`` steps, and measure the condensation of each.
@@ -122,7 +123,7 @@ def compare_optimizers(base: Config, *, steps: int, adam_lrs, gd_lr: Optional[fl
     base : a two-layer setting (one conv layer, ``head="linear"``, d = 1, the MSE on the label):
         ``theory_config(...)`` (then T_eff of eq. 54 is measured) or e.g. ``FIGURES["fig6"][scale]``.
     steps : full-batch steps of every run. adam_lrs : Adam's learning rates (at least one).
-    level : the aligned fraction that counts as condensed (``onset``).
+    level : the aligned fraction that counts as condensed (``onset``; ``ONSET_LEVEL``, that of "on one line").
     """
     if (not isinstance(base, Config) or len(base.channels) != 1 or base.head != "linear" or base.d != 1
             or base.loss != "mse" or base.target != "label"):
@@ -176,7 +177,7 @@ def _setting(base, x, y, steps, adam_lrs, gd_lr, lr_lambda, every):
 
 
 def compare_optimizers_seeds(base: Config, seeds, *, steps: int, adam_lrs, gd_lr: Optional[float] = None,
-                             lr_lambda: float = 0.05, every: int = 1, level: float = 0.9, device=None) -> list:
+                             lr_lambda: float = 0.05, every: int = 1, level: float = ONSET_LEVEL, device=None) -> list:
     """``compare_optimizers`` on ``base`` at each seed of ``seeds`` (the seed draws the images and
     the initialization), a list of ``OptimizerComparison`` in the order of ``seeds``. The runs of
     one optimizer and learning rate train together, all seeds in one call (``sweep`` with
