@@ -519,6 +519,11 @@ def test_multiplicity_seeds_against_a_loop_of_studies(tmp_cache, data_dir, monke
             assert seeds.left[i, j] == (study.stop < study.epochs[-1])
     assert str(seeds.interval("aligned", "tanh")) == str(cl.mean_interval(seeds.aligned[1]))
     assert str(seeds.difference("grown", "tanh", "xtanh")) == str(cl.difference_interval(seeds.grown[1], seeds.grown[0]))
+    centred = cl.multiplicity_seeds({"tanh": configs["tanh"]}, [0, 1], drop=0.99, centred=True)
+    for j, s in enumerate((0, 1)):
+        c = configs["tanh"].replace(seed=s)
+        study = cl.multiplicity_study(cl.run_centred(c), c, drop=0.99, centred=True)
+        assert centred.grown[0, j] == study.grown().sum() and centred.aligned[0, j] == study.at(study.stop)
     with pytest.raises(ValueError, match="was not run"):
         seeds.interval("aligned", "relu")
     with pytest.raises(ValueError, match="at least two distinct seeds"):

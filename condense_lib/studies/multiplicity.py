@@ -199,18 +199,19 @@ class MultiplicitySeeds:
         return getattr(self, of)[self.activations.index(activation)].astype(np.float64)
 
 
-def multiplicity_seeds(configs: dict, seeds, drop: float = 0.9, *, device=None) -> MultiplicitySeeds:
+def multiplicity_seeds(configs: dict, seeds, drop: float = 0.9, *, centred: bool = False, device=None) -> MultiplicitySeeds:
     """``multiplicity_study`` of each of ``configs`` (activation name -> its two-layer ``Config``)
     at every seed of ``seeds``: ``config.replace(seed=s)`` draws a new sample of images and new
     initial parameters, the same for every activation at one seed, so that differences pair by
-    seed. Runs go through ``run`` (cached). ``drop``: the end of the initial stage, as in
-    ``multiplicity_study``."""
+    seed. Runs go through ``run`` (cached), or ``run_centred`` with ``centred``. ``drop``: the end
+    of the initial stage, as in ``multiplicity_study``."""
     seeds = np.asarray(list(seeds), dtype=int)
     if seeds.size < 2 or len(set(seeds.tolist())) != seeds.size:
         raise ValueError(f"seeds must hold at least two distinct seeds, got {seeds.tolist()}")
     activations = tuple(configs)
-    studies = [[multiplicity_study(run(configs[a].replace(seed=int(s)), device=device), configs[a].replace(seed=int(s)),
-                                   drop=drop) for s in seeds] for a in activations]
+    train = run_centred if centred else run
+    studies = [[multiplicity_study(train(c, device=device), c, drop=drop, centred=centred)
+                for c in (configs[a].replace(seed=int(s)) for s in seeds)] for a in activations]
     field = lambda f: np.array([[f(st) for st in row] for row in studies])
     return MultiplicitySeeds(
         activations=activations, seeds=seeds,
