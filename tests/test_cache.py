@@ -231,3 +231,19 @@ def test_two_processes_writing_one_key_leave_one_valid_file(tmp_cache):
     assert [p.name for p in tmp_cache.iterdir()] == [f"race-{config_hash({'k': 7})}.npz"]
     assert read_npz(next(tmp_cache.iterdir()), {"k": 7})["a"].shape == (100000,)
     assert _load_cache_module().config_hash({"k": 7}) == config_hash({"k": 7})
+
+
+def test_run_variant_trains_as_run_and_caches_apart(tmp_cache, data_dir):
+    """A variant built like the Config trains to the same numbers as run (the same computation),
+    under a key of its own, and is read back rather than retrained."""
+    from condense_lib.training.runner import run_variant
+
+    plain = run(TINY, progress=False)
+    same = run_variant(TINY, {"variant": "same"}, TINY.build)
+    np.testing.assert_allclose(same.loss, plain.loss, rtol=1e-6)
+    assert len(list(tmp_cache.glob("run-*.npz"))) == 2  # one file each
+    calls = []
+    again = run_variant(TINY, {"variant": "same"}, lambda: calls.append(1) or TINY.build())
+    assert calls == [] and np.array_equal(again.loss, same.loss)  # read back, not retrained
+    with pytest.raises(ValueError, match="non-empty dict"):
+        run_variant(TINY, {}, TINY.build)

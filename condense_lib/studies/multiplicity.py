@@ -12,11 +12,9 @@ from ..theory.activations import get_activation
 from ..theory.condensation import aligned_fraction, effective_directions
 from ..theory.data_matrix import build_Z, spectrum, theta_bar
 from ..theory.quadratic import build_B, build_Q, top_eigenpairs
-from ..training.cache import load_or_compute
 from ..training.config import Config
-from ..training.device import full_float32, resolve_device
-from ..training.runner import result_check, run
-from ..training.trainer import TrainResult, train
+from ..training.runner import run, run_variant
+from ..training.trainer import TrainResult
 from .uncertainty import Interval, difference_interval, mean_interval
 
 __all__ = ["MultiplicityStudy", "multiplicity_study", "run_centred", "MultiplicitySeeds", "multiplicity_seeds"]
@@ -94,19 +92,15 @@ def _unit(V: np.ndarray) -> np.ndarray:
 
 def run_centred(config: Config, *, device=None, use_cache: bool = True) -> TrainResult:
     """``run(config)`` with centred targets: the model of ``config`` trained on y - mean(y) of
-    its own sample instead of y (cached apart from the run on y, under "run-centred")."""
+    its own sample instead of y (``runner.run_variant``, cached under ``{"targets": "centred"}``)."""
     if config.target != "label" or config.loss != "mse":
         raise ValueError("run_centred centres the scalar label: config needs target='label' and loss='mse'")
-    device = resolve_device(device)
 
-    def compute():
+    def build():
         x, y, model = config.build()
-        with full_float32(device):
-            result = train(model, x, y - y.mean(), device=device, progress=False, **config.train_options())
-        return result.to_arrays()
+        return x, y - y.mean(), model
 
-    return TrainResult.from_arrays(load_or_compute("run-centred", config.cache_key(), compute,
-                                                   validate=result_check(config), use_cache=use_cache))
+    return run_variant(config, {"targets": "centred"}, build, device=device, use_cache=use_cache)
 
 
 def multiplicity_study(result: TrainResult, config: Config, drop: float = 0.9, *,

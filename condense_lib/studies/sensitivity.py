@@ -13,13 +13,11 @@ import numpy as np
 from ..theory.condensation import aligned_fraction, effective_directions, leading_direction
 from ..theory.data_matrix import Spectrum
 from ..theory.effective_time import first_time
-from ..training.cache import load_or_compute
 from ..training.config import Config, theory_config
-from ..training.device import full_float32, resolve_device
 from ..training.models import CNN
-from ..training.runner import resolve_scale, result_check
+from ..training.runner import resolve_scale, run_variant
 from ..training.sweep import sweep
-from ..training.trainer import TrainResult, train
+from ..training.trainer import TrainResult
 from .spectra import sample_key, spectra
 from .uncertainty import Interval, difference_interval, mean_interval
 
@@ -103,22 +101,13 @@ def sensitivity_configs(scale: str, grid: Optional[dict] = None) -> list[Config]
 
 def fc_runs(configs, *, device=None) -> list[TrainResult]:
     """Train (or read from the cache) each ``config`` of the "fc" head with its output layer
-    without a bias (``CNN(..., out_bias=False)``), as ``runner.run`` trains a ``Config``; the
-    cache key is ``config.cache_key()`` plus ``out_bias: False``."""
-    device = resolve_device(device)
-    results = []
-    for config in configs:
-        def compute(config=config):
-            x, y = config.data()
-            model = CNN.from_config(config, tuple(x.shape[1:]), out_bias=False)
-            with full_float32(device):
-                return train(model, x, y, device=device, progress=False, **config.train_options()).to_arrays()
+    without a bias (``CNN(..., out_bias=False)``): ``runner.run_variant`` under ``{"out_bias": False}``."""
+    def build(config):
+        x, y = config.data()
+        return x, y, CNN.from_config(config, tuple(x.shape[1:]), out_bias=False)
 
-        check = result_check(config)  # every array of the run's shape, less the output bias
-        validate = lambda arrays, check=check: check({**arrays, "dropped": np.array(["param/readout.bias"])})
-        arrays = load_or_compute("run", {**config.cache_key(), "out_bias": False}, compute, validate=validate)
-        results.append(TrainResult.from_arrays(arrays))
-    return results
+    return [run_variant(config, {"out_bias": False}, lambda config=config: build(config), dropped=("readout.bias",),
+                        device=device) for config in configs]
 
 
 def bias_alone_time(y, lr: float, stage: float, epochs: int) -> float:

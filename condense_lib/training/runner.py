@@ -27,7 +27,7 @@ from .device import full_float32, resolve_device, synchronize
 from .shipped import shipped_arrays
 from .trainer import TrainResult, train
 
-__all__ = ["SCALES", "default_scale", "resolve_scale", "result_check", "run", "is_cached", "seconds_per_epoch", "provenance_record"]
+__all__ = ["SCALES", "default_scale", "resolve_scale", "result_check", "run", "run_variant", "is_cached", "seconds_per_epoch", "provenance_record"]
 
 SCALES = ("fast", "paper")
 
@@ -135,16 +135,43 @@ def run(config: Config, *, device=None, use_cache: bool = True, progress=None) -
         if found is not None:
             return TrainResult.from_arrays(found)
 
+    arrays = load_or_compute("run", config.cache_key(), _trainer(config, config.build, device, progress),
+                             validate=check, use_cache=use_cache)
+    return TrainResult.from_arrays(arrays)
+
+
+def run_variant(config: Config, variant: dict, build, *, dropped=(), device=None, use_cache: bool = True) -> TrainResult:
+    """``run`` for a run that a ``Config`` alone does not describe: ``build()`` returns the
+    (x, y, model) to train in place of ``config.build()`` (other targets, a model without one of
+    its layers), trained with ``config``'s options and cached, like ``run``, under
+    ``config.cache_key()`` plus ``variant``, the dict that names the difference (``{"out_bias":
+    False}``). ``dropped``: parameters the model does not have (``"readout.bias"``), which the
+    check of the result (``result_check(config)``) then does not ask for."""
+    if not isinstance(config, Config):
+        raise TypeError(f"run_variant() takes a Config, got {type(config).__name__}; see condense_lib.get_config")
+    if not isinstance(variant, dict) or not variant:
+        raise ValueError("variant must be a non-empty dict naming what differs from config; for config itself, use run()")
+    device = resolve_device(device)
+    check = result_check(config)
+    absent = np.array([f"param/{name}" for name in dropped])
+    validate = (lambda arrays: check({**arrays, "dropped": absent})) if len(absent) else check
+    arrays = load_or_compute("run", {**config.cache_key(), **variant}, _trainer(config, build, device, False),
+                             validate=validate, use_cache=use_cache)
+    return TrainResult.from_arrays(arrays)
+
+
+def _trainer(config: Config, build, device, progress):
+    """The computation behind ``run`` and ``run_variant``: train ``build()``'s (x, y, model) with
+    ``config``'s options on ``device``, and return its arrays with how it was made."""
     def compute():
-        x, y, model = config.build()
+        x, y, model = build()
         start = time.perf_counter()
         with full_float32(device):
             result = train(model, x, y, device=device, progress=progress, **config.train_options())
         synchronize(device)
         return {**result.to_arrays(), "provenance": np.array(json.dumps(provenance_record(device, time.perf_counter() - start)))}
 
-    arrays = load_or_compute("run", config.cache_key(), compute, validate=check, use_cache=use_cache)
-    return TrainResult.from_arrays(arrays)
+    return compute
 
 
 def provenance_record(device, seconds: float) -> dict:
