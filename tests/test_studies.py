@@ -364,7 +364,7 @@ def test_sensitivity_measures_each_row_as_its_parts(data_dir, tmp_cache, monkeyp
     monkeypatch.setenv("CONDENSE_DATA", str(data_dir))
     grid = dict(base=dict(n=12, crop=9, eps=1e-5, lr=2e-3, epochs=40), every=2, hidden=6, seeds=2,
                 values=dict(n=(12, 24), m=(1, 3), padding=(0, "same"), bias=("out", "in"), head=("linear", "fc")))
-    s = cl.sensitivity("fast", grid=grid)
+    s = cl.sensitivity("fast", grid=grid, level=0.9, stage=0.05)
     assert s.aligned.shape == (10, 2) and s.curves.shape == (10, 2, 21) and np.allclose(s.times, 2e-3 * np.arange(0, 41, 2))
     # one row by hand: padding = "same", seed 1
     r = [k for k in range(10) if s.factors[k] == "padding" and s.values[k] == "same"][0]
@@ -403,6 +403,11 @@ def test_sensitivity_measures_each_row_as_its_parts(data_dir, tmp_cache, monkeyp
     half = 12.7062047 * d.std(ddof=1) / np.sqrt(2)
     ci = s.difference("aligned", fc)
     assert np.isclose(ci.estimate, d.mean()) and (np.isclose(ci.high - ci.low, 2 * half) or half == 0)
+    # the baseline's stage after its condensation, and an output bias alone, against their parts
+    b = int(np.flatnonzero(s.baseline)[0])
+    assert str(s.stage_after_level(b)) == str(cl.difference_interval(s.t_stage[b], s.t_level[b]))
+    alone = [cl.bias_alone_time(s.base.replace(seed=k).data()[1].numpy(), 2e-3, 0.05, 400) for k in (0, 1)]
+    assert str(s.bias_alone()) == str(cl.mean_interval(alone)) and s.base.n == 12
     axes = cl.sensitivity_curves(s)
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes if ax.get_visible())
     with pytest.raises(ValueError, match="level and stage"):

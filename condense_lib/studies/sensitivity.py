@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..paper.claims import INITIAL_STAGE, ONE_LINE_ALIGNED
 from ..theory.condensation import aligned_fraction, effective_directions, leading_direction
 from ..theory.data_matrix import Spectrum
 from ..theory.effective_time import first_time
@@ -180,7 +181,8 @@ class Sensitivity:
     R_S <= (1 - ``stage``) R_S(0), the end of the initial stage (``stage_epoch``; the last
     epoch, and ``t_stage`` = ``inf``, if the loss never falls that far) -- and there ``aligned``, ``directions``,
     ``cos_v1`` (|cos| of the kernels' leading direction with v_1) and ``cos_ones`` (with the
-    all-ones kernel); ``curves`` (R, S, T): the aligned fraction at every snapshot.
+    all-ones kernel); ``curves`` (R, S, T): the aligned fraction at every snapshot; ``base``: the
+    baseline's ``Config`` (seed 0).
     """
 
     scale: str
@@ -202,6 +204,7 @@ class Sensitivity:
     cos_v1: np.ndarray
     cos_ones: np.ndarray
     curves: np.ndarray
+    base: Optional[Config] = None
 
     # The thresholds of the verdict: the picture changes when, against the baseline measured the
     # same way, the aligned fraction moves by more than PICTURE_ALIGNED or a cosine of the
@@ -291,8 +294,24 @@ class Sensitivity:
         """The rows of ``factor``, in their order."""
         return np.flatnonzero(np.array(self.factors) == factor)
 
+    def stage_after_level(self, row: int) -> Interval:
+        """t_stage - t_level of ``row``, paired by seed, with its 95% interval: how long the initial
+        stage goes on after the layer has condensed (positive: condensed within the stage)."""
+        return _difference(self.t_stage[row], self.t_level[row])
 
-def sensitivity(scale: Optional[str] = None, *, level: float = 0.9, stage: float = 0.05, grid: Optional[dict] = None,
+    def bias_alone(self, horizon: int = 10) -> Interval:
+        """``bias_alone_time`` for each seed's baseline sample, at the baseline's lr and this study's
+        ``stage``, over ``horizon`` times the run's steps: when an output bias alone would end the
+        initial stage. The mean over seeds with its 95% interval."""
+        if self.base is None:
+            raise ValueError("this table does not hold its baseline's Config: build it with sensitivity()")
+        c = self.base
+        return _interval([bias_alone_time(c.replace(seed=int(s)).data()[1].numpy(), c.lr, self.stage, horizon * c.epochs)
+                          for s in self.seeds])
+
+
+def sensitivity(scale: Optional[str] = None, *, level: float = ONE_LINE_ALIGNED, stage: float = INITIAL_STAGE,
+                grid: Optional[dict] = None,
                 client=None, device=None) -> Sensitivity:
     """Vary one factor at a time around a baseline (``sweep.sensitivity_rows``: n, m, padding,
     bias in or out of the kernel vector, the head) and measure, per row and seed,
@@ -332,4 +351,4 @@ def sensitivity(scale: Optional[str] = None, *, level: float = 0.9, stage: float
         baseline=np.array([r.baseline for r in rows]), seeds=np.arange(seeds), times=times,
         lambda_1=field("lambda_1"), ratio=field("ratio"), t_level=field("t_level"), t_stage=field("t_stage"), stage_epoch=field("stage_epoch"),
         aligned=field("aligned"), directions=field("directions"), cos_v1=field("cos_v1"), cos_ones=field("cos_ones"),
-        curves=field("curve"))
+        curves=field("curve"), base=next(row.config for row in rows if row.baseline))
