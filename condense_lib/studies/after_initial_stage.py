@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..paper.claims import INITIAL_STAGE
 from ..theory.condensation import leading_direction
 from ..theory.losses import accuracy
 from ..training.config import Config
@@ -168,7 +169,7 @@ def _survival(result: TrainResult, start: int) -> tuple[float, np.ndarray]:
 
 
 def after_initial_stage(gammas_sigma=(2.0, 0.5), seeds: Optional[int] = None, *, scale: Optional[str] = None,
-                        n_test: Optional[int] = None, drop: float = 0.01, client=None, device=None,
+                        n_test: Optional[int] = None, drop: float = INITIAL_STAGE, client=None, device=None,
                         **options) -> AfterInitialStage:
     """Train the two-layer CNN of ``after_initial_stage_configs`` (d = 10 outputs,
     cross-entropy, GD) from each conv initialization exponent gamma of ``gammas_sigma`` (sigma_1 = fan^-gamma,
